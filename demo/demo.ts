@@ -1,0 +1,65 @@
+/**
+ * `deno task demo`: the main job on a built-in example, with no setup.
+ * Starts a stand-in for Istio's pilot-agent on a free loopback port, runs a
+ * short job under the wrapper with the `istio-proxy` plugin pointed at it,
+ * and shows that the quit request arrived and the job's exit code came
+ * through. Exits 0 when both hold.
+ * @module
+ */
+// deno-lint-ignore-file no-console -- the demo's output is its point
+import denoJson from "../deno.json" with { type: "json" };
+
+const JOB_EXIT_CODE = 3;
+const say = (line: string) => console.log(`demo: ${line}`);
+
+// 1. A stand-in sidecar: answers POST /quitquitquit like pilot-agent, then stops.
+let quit: { method: string; path: string } | undefined;
+const sidecar = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  (request) => {
+    const path = new URL(request.url).pathname;
+    if (path !== "/quitquitquit") return new Response("", { status: 404 });
+    if (request.method !== "POST") return new Response("", { status: 405 });
+    quit = { method: request.method, path };
+    setTimeout(() => sidecar.shutdown(), 0);
+    return new Response("OK");
+  },
+);
+const quitUrl = `http://127.0.0.1:${sidecar.addr.port}/quitquitquit`;
+say(`stand-in sidecar listening at ${quitUrl}`);
+
+// 2. The job, run by the wrapper exactly as `deno task wrapper` does.
+const wrapperArgs = denoJson.tasks.wrapper.split(/\s+/).slice(1);
+const job = [
+  Deno.execPath(),
+  "eval",
+  `console.log("job: working…"); Deno.exit(${JOB_EXIT_CODE})`,
+];
+say(
+  `running: wrapper --plugin istio-proxy -- <a job that exits ${JOB_EXIT_CODE}>`,
+);
+const { code } = await new Deno.Command(Deno.execPath(), {
+  args: [...wrapperArgs, "--plugin", "istio-proxy", "--", ...job],
+  cwd: new URL("..", import.meta.url),
+  env: { WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL: quitUrl },
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+const quitSeen = quit !== undefined;
+if (quitSeen) await sidecar.finished;
+else await sidecar.shutdown();
+
+// 3. What happened.
+say(
+  quitSeen
+    ? `sidecar received ${quit!.method} ${quit!.path} and stopped`
+    : "sidecar received no quit request",
+);
+say(`wrapper exited ${code} (the job's exit code is ${JOB_EXIT_CODE})`);
+const ok = quitSeen && code === JOB_EXIT_CODE;
+say(
+  ok
+    ? "OK: the sidecar was told to quit and the exit code came through"
+    : "FAILED",
+);
+Deno.exit(ok ? 0 : 1);

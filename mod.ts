@@ -1,0 +1,136 @@
+/**
+ * The API of `wrapper` plugins: the types a plugin implements and a
+ * `definePlugin` helper.
+ *
+ * A plugin is one self-contained ES module that the wrapper runs in its own
+ * Worker, allowed network access to localhost, 127.0.0.1 and [::1] only. It
+ * can have no runtime imports (it is loaded from a `blob:` URL), so it
+ * imports from here with `import type` only, which is erased:
+ *
+ * ```ts
+ * import type { Plugin } from "./mod.ts";
+ *
+ * export default {
+ *   name: "hello",
+ *   afterExit(ctx) {
+ *     ctx.log.info("The job ended", { code: ctx.exit.code });
+ *   },
+ * } satisfies Plugin;
+ * ```
+ *
+ * @module
+ */
+
+/** When a hook runs: before the command starts, or after it ended. */
+export type HookName = "beforeStart" | "afterExit";
+
+/** How the command ended. */
+export interface ExitStatus {
+  /** The wrapper's exit code: the command's code, or 128 + n when killed by signal n. */
+  readonly code: number;
+  /** The signal that killed the command, or null when it exited by itself. */
+  readonly signal: Deno.Signal | null;
+  /** True when the code is 0. */
+  readonly success: boolean;
+}
+
+/** Properties attached to a log line: JSON-like data. */
+export type LogProperties = Readonly<Record<string, unknown>>;
+
+/** A logger that writes through the wrapper, naming the plugin as the source. */
+export interface PluginLogger {
+  /** Detail for troubleshooting; shown with `WRAPPER_LOG_LEVEL=debug`. */
+  debug(message: string, properties?: LogProperties): void;
+  /** A lifecycle event. */
+  info(message: string, properties?: LogProperties): void;
+  /** Something went wrong but the job is unaffected. */
+  warn(message: string, properties?: LogProperties): void;
+  /** Something failed. */
+  error(message: string, properties?: LogProperties): void;
+}
+
+/** What every hook receives. Read-only data plus helpers. */
+export interface HookContext {
+  /** Which hook this is. */
+  readonly hook: HookName;
+  /** The wrapped command and its arguments. */
+  readonly command: readonly string[];
+  /**
+   * The plugin's options, from `WRAPPER_PLUGIN_<NAME>_<OPTION>` variables
+   * (`WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL` → `quitUrl`). Always strings.
+   */
+  readonly options: Readonly<Record<string, string>>;
+  /** Aborts when the hook's deadline is reached; pass it to `fetch`. */
+  readonly signal: AbortSignal;
+  /** The hook's deadline in milliseconds (`WRAPPER_PLUGIN_TIMEOUT`). */
+  readonly timeoutMs: number;
+  /** Writes log lines to the wrapper's stderr. */
+  readonly log: PluginLogger;
+}
+
+/** Context of `beforeStart`: the command has not started yet. */
+export interface BeforeStartContext extends HookContext {
+  /** Always `"beforeStart"`. */
+  readonly hook: "beforeStart";
+}
+
+/** Context of `afterExit`: the command has ended. */
+export interface AfterExitContext extends HookContext {
+  /** Always `"afterExit"`. */
+  readonly hook: "afterExit";
+  /** How the command ended. */
+  readonly exit: ExitStatus;
+  /** How long the command ran, in milliseconds. */
+  readonly durationMs: number;
+  /**
+   * Whether the command was started. False when it was not found or not
+   * executable, when a beforeStart hook failed, or when a stop signal arrived
+   * first; `exit` then holds the wrapper's own exit code.
+   */
+  readonly started: boolean;
+}
+
+/**
+ * A plugin: a name and at least one hook. Default-export it from the module.
+ * A hook that throws, rejects or passes its deadline is logged; it never
+ * changes the wrapper's exit code.
+ */
+export interface Plugin {
+  /** Lowercase letters, digits and dashes, starting with a letter: `istio-proxy`. */
+  readonly name: string;
+  /** Runs before the command starts; if it fails, the command is not started. */
+  beforeStart?(ctx: BeforeStartContext): void | Promise<void>;
+  /** Runs after the command ended, concurrently with other plugins' hooks. */
+  afterExit?(ctx: AfterExitContext): void | Promise<void>;
+}
+
+/**
+ * The shape of plugins for the Go program `wrapper` descends from: a module
+ * exporting `getPlugin()` that returns an object with `run()`, which runs as
+ * `afterExit`. The plugin's name is taken from its file name.
+ */
+export interface LegacyPlugin {
+  /** Runs after the command ended. */
+  run(ctx: AfterExitContext): void | Promise<void>;
+}
+
+/**
+ * Returns the plugin unchanged, typed as a `Plugin`. Useful where a runtime
+ * import is possible (tests, bundled plugins); a plugin loaded by the wrapper
+ * must be self-contained, so it uses `satisfies Plugin` instead.
+ *
+ * @example Typing a plugin in a test
+ * ```ts
+ * import { definePlugin } from "./mod.ts";
+ *
+ * const plugin = definePlugin({
+ *   name: "hello",
+ *   afterExit(ctx) {
+ *     ctx.log.info("The job ended", { code: ctx.exit.code });
+ *   },
+ * });
+ * ```
+ */
+export function definePlugin<T extends Plugin>(plugin: T): T {
+  return plugin;
+}

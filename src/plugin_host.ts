@@ -1,0 +1,255 @@
+/**
+ * The plugin sandbox: each plugin runs in its own Worker, started from a
+ * `blob:` URL, with network access to loopback only and nothing else. The
+ * host enforces a deadline on every load and hook call, and a plugin that
+ * throws, hangs, busy-loops or exits is reported, never fatal.
+ * @module
+ */
+import type { HookName } from "../mod.ts";
+import type {
+  HookContextData,
+  HostMessage,
+  WorkerMessage,
+} from "./_protocol.ts";
+import { pluginWorkerMain } from "./_plugin_worker.ts";
+import { firstLine, PluginError } from "./errors.ts";
+import { type Logger, pluginLogger } from "./log.ts";
+import type { PluginSource } from "./plugin_source.ts";
+
+/** What a plugin's Worker may do: connect to loopback. Nothing else. */
+export const PLUGIN_PERMISSIONS: Deno.PermissionOptionsObject = {
+  net: ["localhost", "127.0.0.1", "[::1]"],
+  read: false,
+  write: false,
+  env: false,
+  run: false,
+  ffi: false,
+  sys: false,
+  import: false,
+};
+
+/** A valid plugin name: it also names the plugin's option variables. */
+export const PLUGIN_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+/** Names that would clash with the wrapper's own `WRAPPER_PLUGIN_*` variables. */
+export const RESERVED_PLUGIN_NAMES: readonly string[] = ["path", "timeout"];
+
+/** How a hook call ended. */
+export type HookOutcome =
+  | { ok: true }
+  | {
+    ok: false;
+    reason: "failed" | "timeout" | "crashed" | "exited";
+    message: string;
+  };
+
+type Reply =
+  | Exclude<WorkerMessage, { kind: "log" }>
+  | { kind: "crashed"; message: string }
+  | { kind: "timeout" };
+
+let harnessUrl: string | undefined;
+
+/** Options of `loadPlugin`. */
+export interface LoadPluginOptions {
+  /** Deadline for the module to load, in ms. */
+  timeoutMs: number;
+}
+
+/** Start a Worker for the plugin's text and check that it is a plugin. */
+export async function loadPlugin(
+  source: PluginSource,
+  options: LoadPluginOptions,
+): Promise<LoadedPlugin> {
+  const { spec, fallbackName } = source.location;
+  harnessUrl ??= URL.createObjectURL(
+    new Blob([`(${pluginWorkerMain.toString()})();`], {
+      type: "application/javascript",
+    }),
+  );
+  const worker = new Worker(harnessUrl, {
+    type: "module",
+    name: `plugin ${spec}`,
+    deno: { permissions: PLUGIN_PERMISSIONS },
+  });
+  const plugin = new LoadedPlugin(spec, fallbackName, worker);
+  const url = URL.createObjectURL(
+    new Blob([source.code], { type: source.mediaType }),
+  );
+  const reply = await plugin.request(
+    { kind: "load", url, fallbackName },
+    options.timeoutMs,
+  );
+  URL.revokeObjectURL(url);
+  try {
+    return plugin.accept(reply, options.timeoutMs);
+  } catch (error) {
+    plugin.close();
+    throw error;
+  }
+}
+
+/** A plugin running in its Worker, ready for hook calls. */
+export class LoadedPlugin {
+  /** The spec it was loaded from. */
+  readonly spec: string;
+  #name: string;
+  #hooks: HookName[] = [];
+  #worker: Worker;
+  #log: Logger;
+  #settle: ((reply: Reply) => void) | undefined;
+  #dead = false;
+
+  constructor(spec: string, fallbackName: string, worker: Worker) {
+    this.spec = spec;
+    this.#name = fallbackName;
+    this.#log = pluginLogger(fallbackName);
+    this.#worker = worker;
+    worker.onmessage = (event: MessageEvent<WorkerMessage>) =>
+      this.#receive(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#fail({ kind: "crashed", message: event.message });
+    };
+    worker.onmessageerror = () =>
+      this.#fail({ kind: "crashed", message: "unreadable message" });
+  }
+
+  /** The plugin's declared name. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** The hooks it implements. */
+  get hooks(): readonly HookName[] {
+    return this.#hooks;
+  }
+
+  /** Send a message and wait for its reply, at most `timeoutMs`. */
+  request(message: HostMessage, timeoutMs: number): Promise<Reply> {
+    if (this.#dead) {
+      return Promise.resolve({ kind: "crashed", message: "worker has ended" });
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#settle = undefined;
+        this.close();
+        resolve({ kind: "timeout" });
+      }, timeoutMs);
+      this.#settle = (reply) => {
+        clearTimeout(timer);
+        this.#settle = undefined;
+        resolve(reply);
+      };
+      this.#worker.postMessage(message);
+    });
+  }
+
+  /** Check a load reply; throws `PluginError` when it is not a plugin. */
+  accept(reply: Reply, timeoutMs: number): this {
+    const fail = (reason: string) => new PluginError(this.spec, reason);
+    switch (reply.kind) {
+      case "loaded":
+        break;
+      case "load-failed":
+      case "crashed":
+        throw fail(firstLine(reply.message));
+      case "timeout":
+        throw fail(`did not load within ${timeoutMs} ms`);
+      case "exit":
+        throw fail("called Deno.exit() while loading");
+      default:
+        throw fail(`unexpected "${reply.kind}" while loading`);
+    }
+    const { name, hooks } = reply;
+    if (typeof name !== "string" || !PLUGIN_NAME_PATTERN.test(name)) {
+      throw fail(
+        `invalid name ${
+          JSON.stringify(name)
+        }: use lowercase letters, digits and "-", starting with a letter`,
+      );
+    }
+    if (RESERVED_PLUGIN_NAMES.includes(name)) {
+      throw fail(`the name "${name}" is reserved`);
+    }
+    if (hooks.length === 0) {
+      throw fail("exports no hook (beforeStart or afterExit)");
+    }
+    this.#name = name;
+    this.#hooks = hooks;
+    this.#log = pluginLogger(name);
+    return this;
+  }
+
+  /** Run one hook. Never throws: the outcome says how it ended. */
+  async call(
+    hook: HookName,
+    context: HookContextData,
+    timeoutMs: number,
+  ): Promise<HookOutcome> {
+    const reply = await this.request(
+      { kind: "call", hook, context },
+      timeoutMs,
+    );
+    switch (reply.kind) {
+      case "done":
+        return { ok: true };
+      case "failed":
+        return { ok: false, reason: "failed", message: reply.message };
+      case "timeout":
+        return {
+          ok: false,
+          reason: "timeout",
+          message: `no result within ${timeoutMs} ms`,
+        };
+      case "exit":
+        return {
+          ok: false,
+          reason: "exited",
+          message: `called Deno.exit(${reply.code})`,
+        };
+      case "crashed":
+        return {
+          ok: false,
+          reason: "crashed",
+          message: firstLine(reply.message),
+        };
+      default:
+        return {
+          ok: false,
+          reason: "crashed",
+          message: `unexpected "${reply.kind}"`,
+        };
+    }
+  }
+
+  /** End the Worker. A busy-looping one keeps its thread until `Deno.exit`. */
+  close(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#worker.terminate();
+  }
+
+  #receive(message: WorkerMessage): void {
+    if (message.kind === "log") {
+      const { level, message: text, properties } = message;
+      this.#log[level](text, { ...properties });
+      return;
+    }
+    if (message.kind === "exit") this.#dead = true;
+    if (this.#settle !== undefined) this.#settle(message);
+    else if (message.kind === "exit") {
+      this.#log.warn("Plugin called Deno.exit() outside a hook", {
+        code: message.code,
+      });
+    }
+  }
+
+  #fail(reply: { kind: "crashed"; message: string }): void {
+    if (this.#settle !== undefined) {
+      this.close();
+      this.#settle(reply);
+    } else {
+      this.#log.warn("Plugin error outside a hook", { error: reply.message });
+    }
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Signal capture and forwarding. `captureSignals()` must run before anything
+ * else: as PID 1, a signal with no JS listener is ignored and later crashes
+ * Deno, and a signal that arrives before the command starts must not be lost.
+ * @module
+ */
+
+/** Signals forwarded to the command while it runs. */
+export const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+  "SIGALRM",
+  "SIGCONT",
+];
+
+/** Signals that, arriving before the command starts, mean "do not start it". */
+export const STOP_SIGNALS: readonly Deno.Signal[] = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGHUP",
+  "SIGQUIT",
+];
+
+/** Where a received signal goes once the command runs. */
+export interface SignalTarget {
+  kill(signal: Deno.Signal): void;
+}
+
+/**
+ * Holds the process's signal listeners for its whole life. Before a target is
+ * attached it remembers the first stop signal; while attached it forwards
+ * every captured signal to the target.
+ */
+export class SignalRelay {
+  #target: SignalTarget | undefined;
+  #stopSignal: Deno.Signal | undefined;
+  #onSignal: (signal: Deno.Signal, forwarded: boolean) => void = () => {};
+
+  /** Called with each signal received, after forwarding it (or not). */
+  set onSignal(callback: (signal: Deno.Signal, forwarded: boolean) => void) {
+    this.#onSignal = callback;
+  }
+
+  /** The first stop signal received while no target was attached. */
+  get stopSignal(): Deno.Signal | undefined {
+    return this.#stopSignal;
+  }
+
+  /** Start forwarding to `target`. */
+  attach(target: SignalTarget): void {
+    this.#target = target;
+  }
+
+  /** Stop forwarding (the target has exited). */
+  detach(): void {
+    this.#target = undefined;
+  }
+
+  /** Handle one received signal. */
+  receive(signal: Deno.Signal): void {
+    const target = this.#target;
+    if (target === undefined) {
+      if (STOP_SIGNALS.includes(signal)) this.#stopSignal ??= signal;
+      this.#onSignal(signal, false);
+      return;
+    }
+    let forwarded = true;
+    try {
+      target.kill(signal);
+    } catch {
+      forwarded = false; // the command exited between its status and our detach
+    }
+    this.#onSignal(signal, forwarded);
+  }
+}
+
+/** Install a listener for every forwarded signal and return the relay. */
+export function captureSignals(): SignalRelay {
+  const relay = new SignalRelay();
+  if (Deno.build.os === "windows") return relay;
+  for (const signal of FORWARDED_SIGNALS) {
+    Deno.addSignalListener(signal, () => relay.receive(signal));
+  }
+  return relay;
+}
+
+/**
+ * Under `deno run`, Deno ≥ 2.9.2 opens an unauthenticated V8 inspector on
+ * 127.0.0.1:9229 when it gets SIGUSR1, reachable from every container of the
+ * pod and from the plugins' localhost sandbox. Holding that address first
+ * makes the inspector fail to bind, so SIGUSR1 only reaches the command.
+ * Compiled binaries have no such listener and skip this.
+ * Returns the listener, or undefined when not needed or the port is taken.
+ */
+export function guardInspectorPort(): Deno.Listener | undefined {
+  if (Deno.build.standalone || Deno.build.os === "windows") return undefined;
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname: "127.0.0.1", port: 9229 });
+  } catch {
+    return undefined; // already bound: the inspector cannot bind it either
+  }
+  (async () => {
+    for await (const conn of listener) conn.close();
+  })().catch(() => {});
+  return listener;
+}

@@ -1,0 +1,228 @@
+// Shared test helpers: run the wrapper exactly as `deno task wrapper` does,
+// and play sidecars and plugin servers on 127.0.0.1.
+import denoJson from "../deno.json" with { type: "json" };
+
+/** Repository root. */
+export const ROOT = new URL("..", import.meta.url).pathname;
+/** Fixture directory. */
+export const FIXTURES = `${ROOT}tests/fixtures/`;
+
+/** `deno task wrapper`'s command line (without `deno`), so tests use its exact permissions. */
+export const WRAPPER_ARGS: string[] = denoJson.tasks.wrapper.split(/\s+/).slice(
+  1,
+);
+
+/** The test child that reports signals (see fixtures/signals.ts). */
+export const SIGNALS_CHILD = [
+  Deno.execPath(),
+  "run",
+  `${FIXTURES}signals.ts`,
+];
+
+/** Options of `wrapper` and `spawnWrapper`. */
+export interface WrapperOptions {
+  /** Extra environment variables (the rest is inherited, minus WRAPPER_*). */
+  env?: Record<string, string>;
+  /** Bytes for the wrapper's stdin. */
+  stdin?: Uint8Array;
+}
+
+/** What a finished wrapper run left behind. */
+export interface WrapperResult {
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: Uint8Array;
+  stderr: string;
+  stderrBytes: Uint8Array;
+}
+
+function command(
+  args: string[],
+  env: Record<string, string> = {},
+  stdin = false,
+) {
+  const clean: Record<string, string> = {};
+  for (const [key, value] of Object.entries(Deno.env.toObject())) {
+    if (!key.startsWith("WRAPPER_")) clean[key] = value;
+  }
+  return new Deno.Command(Deno.execPath(), {
+    args: [...WRAPPER_ARGS, ...args],
+    cwd: ROOT,
+    env: { ...clean, NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Run the wrapper to completion. */
+export async function wrapper(
+  args: string[],
+  options: WrapperOptions = {},
+): Promise<WrapperResult> {
+  const child = command(args, options.env, options.stdin !== undefined).spawn();
+  const finished = child.output(); // read stdout while stdin is written
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(options.stdin);
+    await writer.close();
+  }
+  const output = await finished;
+  return {
+    code: output.code,
+    signal: output.signal,
+    stdout: output.stdout,
+    stderr: new TextDecoder().decode(output.stderr),
+    stderrBytes: output.stderr,
+  };
+}
+
+/** A running wrapper whose stdout is read line by line. */
+export class RunningWrapper implements AsyncDisposable {
+  readonly process: Deno.ChildProcess;
+  readonly lines: AsyncIterator<string>;
+  readonly stderr: Promise<string>;
+
+  constructor(args: string[], options: WrapperOptions = {}) {
+    this.process = command(args, options.env).spawn();
+    this.lines = this.process.stdout.pipeThrough(new TextDecoderStream())
+      .pipeThrough(lineSplitter())[Symbol.asyncIterator]();
+    this.stderr = new Response(this.process.stderr).text();
+  }
+
+  /** The next stdout line; throws if stdout ended. */
+  async nextLine(): Promise<string> {
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error("stdout ended");
+    return value;
+  }
+
+  /** Wait until stdout prints `line`; returns the lines before it. */
+  async waitFor(line: string): Promise<string[]> {
+    const seen: string[] = [];
+    for (
+      let next = await this.nextLine();
+      next !== line;
+      next = await this.nextLine()
+    ) {
+      seen.push(next);
+    }
+    return seen;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.process.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await this.process.status;
+    await this.stderr;
+  }
+}
+
+function lineSplitter(): TransformStream<string, string> {
+  let buffer = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      buffer += chunk;
+      const parts = buffer.split("\n");
+      buffer = parts.pop()!;
+      for (const part of parts) controller.enqueue(part);
+    },
+    flush(controller) {
+      if (buffer !== "") controller.enqueue(buffer);
+    },
+  });
+}
+
+/** A request a test server saw. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  body: string;
+}
+
+/** A local HTTP(S) server on 127.0.0.1 that records requests. */
+export class TestServer implements AsyncDisposable {
+  readonly requests: SeenRequest[] = [];
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  #waiters: Array<() => void> = [];
+
+  constructor(
+    handler: (
+      request: Request,
+      seen: SeenRequest,
+    ) => Response | Promise<Response>,
+    options: { tls?: boolean; hostname?: string } = {},
+  ) {
+    const tls = options.tls
+      ? {
+        cert: Deno.readTextFileSync(`${FIXTURES}tls/server.pem`),
+        key: Deno.readTextFileSync(`${FIXTURES}tls/server.key`),
+      }
+      : {};
+    this.#server = Deno.serve({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: 0,
+      onListen() {},
+      ...tls,
+    }, async (request) => {
+      const seen = {
+        method: request.method,
+        path: new URL(request.url).pathname,
+        body: await request.text(),
+      };
+      this.requests.push(seen);
+      for (const wake of this.#waiters.splice(0)) wake();
+      return await handler(request, seen);
+    });
+  }
+
+  /** The server's port. */
+  get port(): number {
+    return this.#server.addr.port;
+  }
+
+  /** Resolves once the server has seen `count` requests. */
+  async received(count = 1): Promise<SeenRequest[]> {
+    while (this.requests.length < count) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    return this.requests;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#server.shutdown();
+  }
+}
+
+/** A stand-in for Istio's pilot-agent: POST /quitquitquit → 200 "OK". */
+export function fakePilotAgent(status = 200): TestServer {
+  return new TestServer((request, seen) => {
+    if (seen.path !== "/quitquitquit") return new Response("", { status: 404 });
+    if (request.method !== "POST") return new Response("", { status: 405 });
+    return new Response(status === 200 ? "OK" : "forbidden", { status });
+  });
+}
+
+/** A loopback port with nothing listening on it. */
+export function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Whether `unshare` can give the wrapper its own PID namespace here. */
+export function canUnsharePid(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    return new Deno.Command("unshare", {
+      args: ["--pid", "--fork", "--mount-proc", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,154 @@
+// Pure tests: flags, env, durations, plugin options, spec resolution, log format.
+import { deepStrictEqual, equal, throws } from "node:assert/strict";
+import {
+  parseConfig,
+  parseDuration,
+  pluginOptions,
+  unusedEnvVars,
+} from "../src/config.ts";
+import { UsageError } from "../src/errors.ts";
+import { resolveSpec } from "../src/plugin_source.ts";
+import { formatText } from "../src/log.ts";
+import type { LogRecord } from "@logtape/logtape";
+
+Deno.test("parseConfig() stops at the first non-option and keeps the rest untouched", () => {
+  const config = parseConfig([
+    "-p",
+    "echo",
+    "--timeout=2s",
+    "ls",
+    "-l",
+    "--help",
+  ], {});
+  deepStrictEqual(config.command, ["ls", "-l", "--help"]);
+  deepStrictEqual(config.plugins, ["echo"]);
+  equal(config.hookTimeoutMs, 2000);
+  equal(config.action, "run");
+});
+
+Deno.test("parseConfig() reads WRAPPER_* env; flags win; plugins are merged once", () => {
+  const config = parseConfig([
+    "--plugin",
+    "a.ts,echo",
+    "--log-level",
+    "debug",
+    "true",
+  ], {
+    WRAPPER_PLUGIN_PATH: " echo , https://x.example/p.ts",
+    WRAPPER_LOG_LEVEL: "error",
+    WRAPPER_LOG_FORMAT: "JSON",
+    WRAPPER_PLUGIN_TIMEOUT: "250ms",
+  });
+  deepStrictEqual(config.plugins, ["a.ts", "echo", "https://x.example/p.ts"]);
+  equal(config.logLevel, "debug");
+  equal(config.logFormat, "json");
+  equal(config.hookTimeoutMs, 250);
+});
+
+Deno.test("parseConfig() treats an empty WRAPPER_PLUGIN_PATH as no plugins", () => {
+  deepStrictEqual(
+    parseConfig(["true"], { WRAPPER_PLUGIN_PATH: "" }).plugins,
+    [],
+  );
+});
+
+Deno.test("parseConfig() returns help and version actions without a command", () => {
+  equal(parseConfig(["--help"], {}).action, "help");
+  equal(parseConfig(["-V"], {}).action, "version");
+  equal(parseConfig(["-V", "-h"], {}).action, "help");
+});
+
+Deno.test("parseConfig() throws UsageError for bad input", () => {
+  for (
+    const args of [[], ["-x", "true"], ["--plugin"], ["--plugin=", "true"], [
+      "--",
+      "",
+    ], ["--log-level=loud", "true"]]
+  ) {
+    throws(() => parseConfig(args, {}), UsageError, JSON.stringify(args));
+  }
+});
+
+Deno.test("parseDuration() takes ms, s, m and bare seconds, within (0, 1h]", () => {
+  equal(parseDuration("500ms", 1, "t"), 500);
+  equal(parseDuration("1.5s", 1, "t"), 1500);
+  equal(parseDuration("2m", 1, "t"), 120_000);
+  equal(parseDuration("3", 1, "t"), 3000);
+  equal(parseDuration(undefined, 42, "t"), 42);
+  for (const bad of ["", "-1s", "1h", "0", "61m", "1 s", "abc"]) {
+    throws(() => parseDuration(bad, 1, "t"), UsageError, bad);
+  }
+});
+
+Deno.test("pluginOptions() maps WRAPPER_PLUGIN_<NAME>_<OPTION> to camelCase keys", () => {
+  const env = {
+    WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL: "http://127.0.0.1:1/q",
+    WRAPPER_PLUGIN_ISTIO_PROXY_X: "1",
+    WRAPPER_PLUGIN_ISTIO_URL: "other plugin",
+    WRAPPER_PLUGIN_ISTIO_PROXY_: "no key",
+  };
+  deepStrictEqual(pluginOptions(env, "istio-proxy"), {
+    quitUrl: "http://127.0.0.1:1/q",
+    x: "1",
+  });
+  deepStrictEqual(unusedEnvVars(env, ["istio-proxy"]), [
+    "WRAPPER_PLUGIN_ISTIO_URL",
+  ]);
+  deepStrictEqual(
+    unusedEnvVars({ WRAPPER_PLUGIN_PATH: "", HOME: "/" }, []),
+    [],
+  );
+});
+
+Deno.test("resolveSpec() tells built-ins, files and URLs apart", () => {
+  equal(resolveSpec("echo").kind, "builtin");
+  equal(
+    resolveSpec("istio-proxy").url.pathname.endsWith("/plugins/istio_proxy.ts"),
+    true,
+  );
+  const file = resolveSpec("./my plugin?.ts", { cwd: "/srv" });
+  equal(file.kind, "file");
+  equal(decodeURIComponent(file.url.pathname), "/srv/my plugin?.ts");
+  equal(
+    resolveSpec("plugin.js", { cwd: "/srv" }).url.href,
+    "file:///srv/plugin.js",
+  );
+  equal(resolveSpec("/abs/Quit_Hook.ts").fallbackName, "quit-hook");
+  equal(resolveSpec("https://example.com/a/p.ts").kind, "remote");
+  equal(resolveSpec("http://127.0.0.1:8080/p.ts").kind, "remote");
+  equal(resolveSpec("http://[::1]/p.ts").kind, "remote");
+  equal(resolveSpec("file:///x/y.ts").kind, "file");
+  for (
+    const bad of ["nope", "http://10.0.0.1/p.ts", "ftp://h/p.ts", "https://"]
+  ) {
+    throws(() => resolveSpec(bad), UsageError, bad);
+  }
+});
+
+Deno.test("formatText() names the source and renders properties as key=value", () => {
+  const record = (
+    category: string[],
+    properties: Record<string, unknown>,
+  ): LogRecord => ({
+    category,
+    level: "warning",
+    message: ["Hook failed"],
+    rawMessage: "Hook failed",
+    timestamp: 0,
+    properties,
+  });
+  equal(
+    formatText(
+      record(["wrapper"], {
+        plugin: "echo",
+        error: 'Error: "x"\nline 2',
+        n: 3,
+      }),
+    ),
+    '[warn wrapper] Hook failed plugin=echo error="Error: \\"x\\"\\nline 2" n=3\n',
+  );
+  equal(
+    formatText(record(["wrapper", "plugin", "echo"], {})),
+    "[warn echo] Hook failed\n",
+  );
+});

@@ -1,0 +1,260 @@
+// Running the command: exit codes, stdio, signals, PID 1, SIGUSR1.
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
+import {
+  canUnsharePid,
+  FIXTURES,
+  ROOT,
+  RunningWrapper,
+  SIGNALS_CHILD,
+  wrapper,
+  WRAPPER_ARGS,
+} from "./_helpers.ts";
+
+const linux = Deno.build.os === "linux";
+
+for (const code of [0, 1, 7, 255]) {
+  Deno.test(`wrapper exits ${code} when the command exits ${code}`, async () => {
+    const result = await wrapper(["sh", "-c", `exit ${code}`]);
+    equal(result.code, code);
+    equal(result.stderr, "");
+  });
+}
+
+for (
+  const [signal, number] of [["TERM", 15], ["INT", 2], ["HUP", 1], [
+    "USR1",
+    10,
+  ]] as const
+) {
+  Deno.test({
+    name: `wrapper exits ${128 + number} when the command dies of SIG${signal}`,
+    ignore: !linux,
+    fn: async () => {
+      const result = await wrapper(["sh", "-c", `kill -${signal} $$`]);
+      equal(result.code, 128 + number);
+    },
+  });
+}
+
+Deno.test("wrapper exits 127 with one line when the command is not found", async () => {
+  const result = await wrapper(["no-such-command-here"]);
+  equal(result.code, 127);
+  match(
+    result.stderr,
+    /^\[error wrapper\] Cannot run "no-such-command-here": command not found code=127\n$/,
+  );
+});
+
+Deno.test("wrapper exits 126 when the command is not executable or a directory", async () => {
+  const file = await Deno.makeTempFile();
+  await Deno.chmod(file, 0o644);
+  for (const target of [file, ROOT]) {
+    const result = await wrapper([target]);
+    equal(result.code, 126, target);
+    match(result.stderr, /Cannot run .*permission denied/);
+  }
+  await Deno.remove(file);
+});
+
+for (
+  const [args, env, pattern] of [
+    [[], {}, /No command given/],
+    [["--bogus", "true"], {}, /Unknown option "--bogus"/],
+    [["--timeout", "soon", "true"], {}, /Invalid duration "soon"/],
+    [["--timeout"], {}, /Option "--timeout" needs a value/],
+    [["true"], { WRAPPER_LOG_LEVEL: "loud" }, /Invalid log level "loud"/],
+    [["true"], { WRAPPER_LOG_FORMAT: "xml" }, /Invalid log format "xml"/],
+    [["true"], { WRAPPER_PLUGIN_TIMEOUT: "0s" }, /out of range/],
+    [["true"], { WRAPPER_PLUGIN_PATH: "echo,,echo" }, /Empty plugin spec/],
+  ] as const
+) {
+  Deno.test(`wrapper exits 2 with a one-line error for ${JSON.stringify([...args, env])}`, async () => {
+    const result = await wrapper([...args], { env });
+    equal(result.code, 2);
+    match(result.stderr, pattern);
+    match(result.stderr, /^wrapper: [^\n]+ \(see "wrapper --help"\)\n$/);
+  });
+}
+
+Deno.test("wrapper passes everything from the command on untouched", async () => {
+  const result = await wrapper([
+    "--log-level=error",
+    "--",
+    "printf",
+    "%s|",
+    "--help",
+    "-l",
+    "--",
+    "--plugin",
+    "",
+  ]);
+  equal(result.code, 0);
+  equal(new TextDecoder().decode(result.stdout), "--help|-l|--|--plugin||");
+});
+
+Deno.test("wrapper --help lists every option and variable; --version prints the version", async () => {
+  const help = await wrapper(["--help"]);
+  equal(help.code, 0);
+  const text = new TextDecoder().decode(help.stdout);
+  for (
+    const word of [
+      "--plugin",
+      "--timeout",
+      "--log-level",
+      "--log-format",
+      "--version",
+      "WRAPPER_PLUGIN_PATH",
+      "WRAPPER_PLUGIN_TIMEOUT",
+      "WRAPPER_LOG_LEVEL",
+      "WRAPPER_LOG_FORMAT",
+      "WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL",
+      "125",
+    ]
+  ) ok(text.includes(word), word);
+  const version = await wrapper(["--version"]);
+  match(new TextDecoder().decode(version.stdout), /^wrapper \d+\.\d+\.\d+\n$/);
+});
+
+Deno.test("wrapper passes stdin, stdout and stderr through byte for byte", async () => {
+  const data = new Uint8Array(1 << 20);
+  for (let i = 0; i < data.length; i += 65536) {
+    crypto.getRandomValues(data.subarray(i, i + 65536));
+  }
+  const out = await wrapper(["cat"], { stdin: data });
+  equal(out.code, 0);
+  deepStrictEqual(out.stdout, data);
+  const err = await wrapper(["sh", "-c", "cat >&2"], { stdin: data });
+  equal(err.code, 0);
+  equal(err.stdout.length, 0);
+  deepStrictEqual(err.stderrBytes, data);
+});
+
+Deno.test({
+  name: "wrapper forwards every signal to the command while it runs",
+  ignore: !linux,
+  fn: async () => {
+    await using run = new RunningWrapper([...SIGNALS_CHILD]);
+    await run.waitFor("ready");
+    for (
+      const signal of [
+        "SIGINT",
+        "SIGHUP",
+        "SIGQUIT",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGWINCH",
+        "SIGALRM",
+        "SIGCONT",
+        "SIGTERM",
+      ] as const
+    ) {
+      run.process.kill(signal);
+      equal(await run.nextLine(), `got ${signal}`);
+    }
+    equal((await run.process.status).code, 0);
+  },
+});
+
+Deno.test({
+  name: "SIGUSR1 reaches the command and opens no inspector on 127.0.0.1:9229",
+  ignore: !linux,
+  fn: async () => {
+    // The child says "ready" after 700 ms: past Deno's 500 ms grace, after
+    // which `deno run` would start its inspector on SIGUSR1.
+    await using run = new RunningWrapper([...SIGNALS_CHILD, "700"]);
+    await run.waitFor("ready");
+    run.process.kill("SIGUSR1");
+    equal(await run.nextLine(), "got SIGUSR1");
+    const inspector = await fetch("http://127.0.0.1:9229/json/list").then(
+      (response) => response.text(),
+      (error: Error) => `refused: ${error.message}`,
+    );
+    match(inspector, /^refused/);
+    run.process.kill("SIGTERM");
+    equal(await run.nextLine(), "got SIGTERM");
+    equal((await run.process.status).code, 0);
+    const stderr = await run.stderr;
+    ok(!stderr.includes("Debugger listening"), stderr);
+  },
+});
+
+Deno.test({
+  name:
+    "control: plain deno run does open an inspector on SIGUSR1 after 500 ms",
+  ignore: !linux,
+  fn: async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", `${FIXTURES}signals.ts`, "700"],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("ready")) text += (await lines.read()).value ?? "";
+    child.kill("SIGUSR1");
+    while (!text.includes("got SIGUSR1")) {
+      text += (await lines.read()).value ?? "";
+    }
+    const stderr = child.stderr.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let err = "";
+    while (!/Debugger listening|Failed to start inspector/.test(err)) {
+      err += (await stderr.read()).value ?? "";
+    }
+    child.kill("SIGTERM");
+    await child.status;
+    await lines.cancel();
+    await stderr.cancel();
+    // Either it opened (the hazard), or a wrapper from another test holds the port.
+    match(
+      err,
+      /Debugger listening on ws:\/\/127\.0\.0\.1:9229|Failed to start inspector/,
+    );
+  },
+});
+
+Deno.test({
+  name: "wrapper as PID 1 forwards SIGTERM after 500 ms without crashing",
+  ignore: !canUnsharePid(),
+  fn: async () => {
+    const child = new Deno.Command("unshare", {
+      args: [
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        Deno.execPath(),
+        ...WRAPPER_ARGS,
+        ...SIGNALS_CHILD,
+        "700",
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let text = "";
+    while (!text.includes("ready")) text += (await reader.read()).value ?? "";
+    // The wrapper is unshare's only child, and PID 1 in its namespace.
+    const children = await readProc(`${child.pid}/task/${child.pid}/children`);
+    const pid = Number(children.trim().split(" ")[0]);
+    const status = await readProc(`${pid}/status`);
+    match(status, /NSpid:\s+\d+\s+1\n/);
+    Deno.kill(pid, "SIGTERM");
+    while (!text.includes("got SIGTERM")) {
+      text += (await reader.read()).value ?? "";
+    }
+    const { code } = await child.status;
+    await reader.cancel();
+    const stderr = await new Response(child.stderr).text();
+    equal(code, 0, stderr);
+  },
+});
+
+/** Read a /proc file (Deno asks --allow-all for /proc; cat needs only --allow-run). */
+async function readProc(path: string): Promise<string> {
+  const { stdout } = await new Deno.Command("cat", { args: [`/proc/${path}`] })
+    .output();
+  return new TextDecoder().decode(stdout);
+}
