@@ -80,6 +80,7 @@ async function idleMemory(
 const startup: Record<string, string[]> = {
   "true (alone)": ["true"],
   "deno run empty.ts (Deno's floor)": [DENO, "run", EMPTY],
+  "deno task wrapper true": [DENO, "task", "--quiet", "wrapper", "true"],
   "wrapper true": [...WRAPPER, "true"],
   "wrapper -p echo true (built-in)": [...WRAPPER, "-p", "echo", "true"],
   "wrapper -p ./plugins/echo.ts true (file)": [

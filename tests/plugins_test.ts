@@ -4,6 +4,7 @@ import {
   closedPort,
   fakePilotAgent,
   FIXTURES,
+  ROOT,
   RunningWrapper,
   TestServer,
   wrapper,
@@ -152,10 +153,11 @@ function pluginServer(tls: boolean): TestServer {
     if (seen.path === "/big.ts") {
       return new Response("// x\n".repeat(300_000));
     }
+    const file = seen.path.startsWith("/builtin/")
+      ? `${ROOT}plugins/${seen.path.slice("/builtin/".length)}`
+      : `${FIXTURES}plugins${seen.path}`;
     try {
-      return new Response(
-        await Deno.readFile(`${FIXTURES}plugins${seen.path}`),
-      );
+      return new Response(await Deno.readFile(file));
     } catch {
       return new Response("not found", { status: 404 });
     }
@@ -171,6 +173,27 @@ Deno.test("a plugin loads from an https URL signed by a CA in DENO_CERT", async 
   equal(result.code, 7, result.stderr);
   match(result.stderr, /^\[info legacy\] Legacy plugin ran code=7$/m);
   deepStrictEqual(server.requests.map((r) => r.path), ["/legacy.ts"]);
+});
+
+Deno.test("the built-in plugin files work when loaded by https URL", async () => {
+  await using server = pluginServer(true);
+  await using sidecar = fakePilotAgent();
+  const base = `https://localhost:${server.port}/builtin`;
+  const result = await wrapper(
+    ["-p", `${base}/echo.ts`, "-p", `${base}/istio_proxy.ts`, ...EXIT_7],
+    {
+      env: {
+        ...CA,
+        WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL:
+          `http://127.0.0.1:${sidecar.port}/quitquitquit`,
+      },
+    },
+  );
+  equal(result.code, 7, result.stderr);
+  match(result.stderr, /\[info echo\] Command ended code=7/);
+  deepStrictEqual(sidecar.requests.map((r) => `${r.method} ${r.path}`), [
+    "POST /quitquitquit",
+  ]);
 });
 
 Deno.test("a plugin loads from plain http on loopback", async () => {
