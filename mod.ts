@@ -66,6 +66,60 @@ export interface HookContext {
   readonly timeoutMs: number;
   /** Writes log lines to the wrapper's stderr. */
   readonly log: PluginLogger;
+  /** The wrapper-wide sidecar settings the helpers below follow. */
+  readonly sidecar: SidecarSettings;
+  /**
+   * Wait until `url` answers with an expected status (GET, 200 by default),
+   * polling with backoff until `signal` aborts. Throws when the sidecar stays
+   * absent (connection refused for `sidecar.absentAfterMs` with no answer) or
+   * is not ready by the deadline. Returns at once when `url` is `""` or
+   * `"off"`, or with native sidecars.
+   */
+  waitReady(url: string, options?: ReadyOptions): Promise<void>;
+  /**
+   * Ask a sidecar to quit (POST, 200 by default), retrying transient errors
+   * (network errors, 429, 5xx) up to 3 times, then check that its port closes
+   * within `sidecar.verifyTimeoutMs`. Nothing listening is normal: one info
+   * line. Throws when the quit is refused or the sidecar keeps running.
+   * Returns at once when `url` is `""` or `"off"`, or with native sidecars.
+   */
+  quit(url: string, options?: QuitOptions): Promise<void>;
+}
+
+/** Wrapper-wide settings of the sidecar helpers, from `WRAPPER_*` variables. */
+export interface SidecarSettings {
+  /** `WRAPPER_READY_ABSENT_AFTER`: refused this long with no answer means absent. */
+  readonly absentAfterMs: number;
+  /** `WRAPPER_QUIT_VERIFY_TIMEOUT`: how long the port may stay open after a quit. */
+  readonly verifyTimeoutMs: number;
+  /** `WRAPPER_NATIVE_SIDECARS`: the kubelet starts and stops the sidecars. */
+  readonly native: boolean;
+}
+
+/** How `waitReady` asks. */
+export interface ReadyOptions {
+  /** HTTP method. @default "GET" */
+  method?: string;
+  /** Extra request headers. */
+  headers?: Readonly<Record<string, string>>;
+  /** Statuses that mean ready. @default [200] */
+  expect?: readonly number[];
+}
+
+/** How `quit` asks, and how it explains a refusal. */
+export interface QuitOptions {
+  /** HTTP method. @default "POST" */
+  method?: string;
+  /** Extra request headers. */
+  headers?: Readonly<Record<string, string>>;
+  /** Statuses that mean the quit was accepted. @default [200] */
+  expect?: readonly number[];
+  /** Check that the sidecar's port closes after the quit. @default true */
+  verify?: boolean;
+  /** What an unexpected status means, for the error: `{ 404: "enable it with …" }`. */
+  hints?: Readonly<Record<number, string>>;
+  /** Added to the "nothing listening" line: why that may be. */
+  absentHint?: string;
 }
 
 /** Context of `beforeStart`: the command has not started yet. */

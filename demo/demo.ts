@@ -12,12 +12,14 @@ import denoJson from "../deno.json" with { type: "json" };
 const JOB_EXIT_CODE = 3;
 const say = (line: string) => console.log(`demo: ${line}`);
 
-// 1. A stand-in sidecar: answers POST /quitquitquit like pilot-agent, then stops.
+// 1. A stand-in sidecar: answers like pilot-agent (GET /healthz/ready, then
+//    POST /quitquitquit), and stops on quit.
 let quit: { method: string; path: string } | undefined;
 const sidecar = Deno.serve(
   { hostname: "127.0.0.1", port: 0, onListen() {} },
   (request) => {
     const path = new URL(request.url).pathname;
+    if (path === "/healthz/ready") return new Response("");
     if (path !== "/quitquitquit") return new Response("", { status: 404 });
     if (request.method !== "POST") return new Response("", { status: 405 });
     quit = { method: request.method, path };
@@ -25,7 +27,8 @@ const sidecar = Deno.serve(
     return new Response("OK");
   },
 );
-const quitUrl = `http://127.0.0.1:${sidecar.addr.port}/quitquitquit`;
+const base = `http://127.0.0.1:${sidecar.addr.port}`;
+const quitUrl = `${base}/quitquitquit`;
 say(`stand-in sidecar listening at ${quitUrl}`);
 
 // 2. The job, run by the wrapper exactly as `deno task wrapper` does.
@@ -41,7 +44,10 @@ say(
 const { code } = await new Deno.Command(Deno.execPath(), {
   args: [...wrapperArgs, "--plugin", "istio-proxy", "--", ...job],
   cwd: new URL("..", import.meta.url),
-  env: { WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL: quitUrl },
+  env: {
+    WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL: `${base}/healthz/ready`,
+    WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL: quitUrl,
+  },
   stdout: "inherit",
   stderr: "inherit",
 }).output();

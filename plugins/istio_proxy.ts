@@ -1,50 +1,32 @@
 /**
- * `istio-proxy`: after the command ends, asks Istio's pilot-agent to quit
- * (`POST /quitquitquit` on its status port 15020), which stops Envoy too, so
- * the Job's pod can complete. No sidecar listening is normal (mesh disabled,
- * running locally): one info line, not an error.
+ * `istio-proxy`: waits until Istio's sidecar is ready before the command,
+ * and asks pilot-agent to quit after it (which stops Envoy too), so the Job's
+ * pod can complete.
  *
- * Options: `WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL`
- * (default `http://localhost:15020/quitquitquit`).
+ * Options (`WRAPPER_PLUGIN_ISTIO_PROXY_<OPTION>`):
+ * - `READY_URL`: `http://localhost:15021/healthz/ready` (200 when ready, else 503)
+ * - `QUIT_URL`: `http://localhost:15020/quitquitquit` (POST from loopback; 200)
  * @module
  */
-import type { AfterExitContext, Plugin } from "../mod.ts";
-
-/** Options of the istio-proxy plugin. */
-export interface IstioProxyOptions {
-  /** pilot-agent's quit endpoint. @default "http://localhost:15020/quitquitquit" */
-  quitUrl?: string;
-}
-
-const DEFAULT_QUIT_URL = "http://localhost:15020/quitquitquit";
+import type { Plugin } from "../mod.ts";
 
 export default {
   name: "istio-proxy",
-  async afterExit(ctx: AfterExitContext) {
-    const { quitUrl = DEFAULT_QUIT_URL } = ctx.options as IstioProxyOptions;
-    let response: Response;
-    try {
-      response = await fetch(new URL(quitUrl), {
-        method: "POST",
-        signal: ctx.signal,
-      });
-    } catch (error) {
-      if (/connection refused/i.test(String((error as Error).cause ?? error))) {
-        ctx.log.info("No sidecar listening: nothing to stop", { url: quitUrl });
-        return;
-      }
-      throw error;
-    }
-    const body = (await response.text()).trim().slice(0, 200);
-    if (!response.ok) {
-      throw new Error(
-        `pilot-agent refused to quit: HTTP ${response.status} ${body}`.trim(),
-      );
-    }
-    ctx.log.info("Asked the sidecar to quit", {
-      url: quitUrl,
-      status: response.status,
-      exitCode: ctx.exit.code,
-    });
+  async beforeStart(ctx) {
+    await ctx.waitReady(
+      ctx.options.readyUrl ?? "http://localhost:15021/healthz/ready",
+    );
+  },
+  async afterExit(ctx) {
+    await ctx.quit(
+      ctx.options.quitUrl ?? "http://localhost:15020/quitquitquit",
+      {
+        hints: {
+          403: "pilot-agent only accepts quit requests from loopback",
+          404:
+            "no /quitquitquit here: is this pilot-agent's status port (15020)?",
+        },
+      },
+    );
   },
 } satisfies Plugin;

@@ -10,7 +10,13 @@ import type {
   PluginLogLevel,
   WorkerMessage,
 } from "./_protocol.ts";
-import type { HookName } from "../mod.ts";
+import type {
+  HookName,
+  PluginLogger,
+  QuitOptions,
+  ReadyOptions,
+  SidecarSettings,
+} from "../mod.ts";
 
 type Hook = (ctx: unknown) => unknown;
 
@@ -77,6 +83,155 @@ export function pluginWorkerMain(): void {
     error: logger("error"),
   };
 
+  // --- Sidecar helpers: ctx.waitReady() and ctx.quit() ----------------------
+  const refused = (error: unknown) =>
+    error instanceof Deno.errors.ConnectionRefused ||
+    /connection refused/i.test(String((error as Error)?.cause ?? error));
+  const pause = (ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      }, { once: true });
+    });
+  const disabled = (url: string) => url.trim() === "" || url === "off";
+
+  const sidecarTools = (
+    signal: AbortSignal,
+    timeoutMs: number,
+    settings: SidecarSettings,
+    log: PluginLogger,
+  ) => ({
+    async waitReady(url: string, options: ReadyOptions = {}) {
+      if (disabled(url)) return;
+      if (settings.native) {
+        log.debug("Native sidecars: not waiting for readiness", { url });
+        return;
+      }
+      const expect = options.expect ?? [200];
+      const started = Date.now();
+      let last: string | undefined; // the last answer, once anything answered
+      for (let delay = 25;; delay = Math.min(delay * 2, 500)) {
+        try {
+          const response = await fetch(url, {
+            method: options.method ?? "GET",
+            headers: options.headers ?? {},
+            signal,
+          });
+          await response.body?.cancel();
+          if (expect.includes(response.status)) {
+            log.info("Sidecar ready", { url, afterMs: Date.now() - started });
+            return;
+          }
+          last = `HTTP ${response.status}`;
+        } catch (error) {
+          if (signal.aborted) break;
+          if (!refused(error)) last = describe(error);
+          else if (
+            last === undefined && Date.now() - started >= settings.absentAfterMs
+          ) {
+            throw new Error(
+              `No sidecar at ${url}: connection refused for ${settings.absentAfterMs} ms`,
+            );
+          }
+        }
+        try {
+          await pause(delay, signal);
+        } catch {
+          break;
+        }
+      }
+      throw new Error(
+        `Sidecar at ${url} not ready within ${timeoutMs} ms (last answer: ${
+          last ?? "connection refused"
+        })`,
+      );
+    },
+
+    async quit(url: string, options: QuitOptions = {}) {
+      if (disabled(url)) return;
+      if (settings.native) {
+        log.info("Native sidecars: the kubelet stops them, not asking", {
+          url,
+        });
+        return;
+      }
+      const expect = options.expect ?? [200];
+      let response: Response;
+      for (let attempt = 1;; attempt++) {
+        try {
+          response = await fetch(url, {
+            method: options.method ?? "POST",
+            headers: options.headers ?? {},
+            signal,
+          });
+          const transient = response.status === 429 ||
+            (response.status >= 500 && response.status !== 501);
+          if (!transient || attempt === 3) break;
+          await response.body?.cancel();
+          log.debug("Quit: transient answer, retrying", {
+            url,
+            status: response.status,
+          });
+        } catch (error) {
+          if (refused(error)) {
+            if (attempt > 1) {
+              log.info("Sidecar stopped", { url });
+              return;
+            }
+            const hint = options.absentHint ?? "";
+            log.info("No sidecar listening: nothing to stop", {
+              url,
+              ...(hint === "" ? {} : { hint }),
+            });
+            return;
+          }
+          if (signal.aborted || attempt === 3) throw error;
+          log.debug("Quit: transient error, retrying", {
+            url,
+            error: describe(error),
+          });
+        }
+        await pause(100 * 2 ** (attempt - 1), signal);
+      }
+      const body = (await response.text()).trim().slice(0, 200);
+      if (!expect.includes(response.status)) {
+        const hint = options.hints?.[response.status];
+        throw new Error(
+          `Sidecar refused to quit: HTTP ${response.status}` +
+            (body === "" ? "" : ` ${JSON.stringify(body)}`) +
+            (hint === undefined ? "" : `: ${hint}`),
+        );
+      }
+      log.info("Asked the sidecar to quit", { url, status: response.status });
+      if (options.verify === false) return;
+      const target = new URL(url);
+      const port = Number(
+        target.port || (target.protocol === "https:" ? 443 : 80),
+      );
+      const hostname = target.hostname.replace(/^\[|\]$/g, "");
+      const started = Date.now();
+      for (let delay = 10;; delay = Math.min(delay * 2, 200)) {
+        try {
+          (await Deno.connect({ hostname, port })).close();
+        } catch (error) {
+          if (refused(error)) {
+            log.info("Sidecar stopped", { url, afterMs: Date.now() - started });
+            return;
+          }
+        }
+        const left = settings.verifyTimeoutMs - (Date.now() - started);
+        if (left <= 0) break;
+        await pause(Math.min(delay, left), signal);
+      }
+      throw new Error(
+        `Sidecar still running ${settings.verifyTimeoutMs} ms after accepting the quit (port ${port} open)`,
+      );
+    },
+  });
+
   scope.onmessage = async ({ data }) => {
     if (data.kind === "load") {
       try {
@@ -92,10 +247,13 @@ export function pluginWorkerMain(): void {
       return;
     }
     const hook = hooks[data.hook];
+    const { timeoutMs, sidecar } = data.context;
+    const signal = AbortSignal.timeout(timeoutMs);
     const ctx = Object.freeze({
       ...data.context,
-      signal: AbortSignal.timeout(data.context.timeoutMs),
+      signal,
       log,
+      ...sidecarTools(signal, timeoutMs, sidecar, log),
     });
     try {
       if (hook !== undefined) await hook.call(owner, ctx);

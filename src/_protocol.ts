@@ -2,7 +2,12 @@
  * Messages between the host and a plugin's Worker: tagged unions on `kind`.
  * @module
  */
-import type { ExitStatus, HookName, LogProperties } from "../mod.ts";
+import type {
+  ExitStatus,
+  HookName,
+  LogProperties,
+  SidecarSettings,
+} from "../mod.ts";
 
 /** Log levels a plugin can use. */
 export type PluginLogLevel = "debug" | "info" | "warn" | "error";
@@ -13,6 +18,7 @@ export interface HookContextData {
   command: string[];
   options: Record<string, string>;
   timeoutMs: number;
+  sidecar: SidecarSettings;
   exit?: ExitStatus;
   durationMs?: number;
   started?: boolean;

@@ -24,10 +24,38 @@ export interface Config {
   logLevel: LogLevelSetting;
   /** Log line format. */
   logFormat: LogFormat;
+  /** False when `WRAPPER_HOOKS=off`: no plugin is loaded, the command just runs. */
+  hooks: boolean;
+  /** Deadline of each beforeStart hook (readiness waits), in ms. */
+  readyTimeoutMs: number;
+  /** What a failed beforeStart hook (a sidecar never ready, or absent) means. */
+  readyPolicy: ReadyPolicy;
+  /** Connection refused for this long, with no answer at all, means "no sidecar". */
+  absentAfterMs: number;
+  /** How long to wait for a sidecar's port to close after it accepted the quit. */
+  verifyTimeoutMs: number;
+  /** False when afterExit hooks are skipped after a failed command. */
+  quitOnFailure: boolean;
+  /** Sidecars are Kubernetes native sidecars: no readiness wait, no quit. */
+  nativeSidecars: boolean;
+  /** Deadline to fetch one remote plugin, retries included, in ms. */
+  fetchTimeoutMs: number;
 }
 
+/** `fail`: do not start the command (exit 125); `start`: warn and start it. */
+export type ReadyPolicy = "fail" | "start";
+
+/** Defaults of the duration settings, in ms. */
+export const DEFAULTS = {
+  hookTimeoutMs: 10_000,
+  readyTimeoutMs: 60_000,
+  absentAfterMs: 1_000,
+  verifyTimeoutMs: 5_000,
+  fetchTimeoutMs: 30_000,
+} as const;
+
 /** Default deadline of one hook call. */
-export const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
+export const DEFAULT_HOOK_TIMEOUT_MS = DEFAULTS.hookTimeoutMs;
 
 /** The environment variables the wrapper itself reads. */
 export const ENV_VARS = {
@@ -35,6 +63,14 @@ export const ENV_VARS = {
   pluginTimeout: "WRAPPER_PLUGIN_TIMEOUT",
   logLevel: "WRAPPER_LOG_LEVEL",
   logFormat: "WRAPPER_LOG_FORMAT",
+  hooks: "WRAPPER_HOOKS",
+  readyTimeout: "WRAPPER_READY_TIMEOUT",
+  readyPolicy: "WRAPPER_READY_POLICY",
+  absentAfter: "WRAPPER_READY_ABSENT_AFTER",
+  verifyTimeout: "WRAPPER_QUIT_VERIFY_TIMEOUT",
+  quitOnFailure: "WRAPPER_QUIT_ON_FAILURE",
+  nativeSidecars: "WRAPPER_NATIVE_SIDECARS",
+  fetchTimeout: "WRAPPER_FETCH_TIMEOUT",
 } as const;
 
 /** Prefix of plugin option variables: `WRAPPER_PLUGIN_<NAME>_<OPTION>`. */
@@ -127,7 +163,62 @@ export function parseConfig(
       { text: "text", json: "json" } as const,
       "log format",
     ),
+    hooks: parseSwitch(fromEnv("hooks"), true, ENV_VARS.hooks),
+    readyTimeoutMs: parseDuration(
+      fromEnv("readyTimeout"),
+      DEFAULTS.readyTimeoutMs,
+      ENV_VARS.readyTimeout,
+    ),
+    readyPolicy: parseChoice(
+      fromEnv("readyPolicy") ?? "start",
+      { fail: "fail", start: "start" } as const,
+      ENV_VARS.readyPolicy,
+    ),
+    absentAfterMs: parseDuration(
+      fromEnv("absentAfter"),
+      DEFAULTS.absentAfterMs,
+      ENV_VARS.absentAfter,
+    ),
+    verifyTimeoutMs: parseDuration(
+      fromEnv("verifyTimeout"),
+      DEFAULTS.verifyTimeoutMs,
+      ENV_VARS.verifyTimeout,
+    ),
+    quitOnFailure: parseSwitch(
+      fromEnv("quitOnFailure"),
+      true,
+      ENV_VARS.quitOnFailure,
+    ),
+    nativeSidecars: parseSwitch(
+      fromEnv("nativeSidecars"),
+      false,
+      ENV_VARS.nativeSidecars,
+    ),
+    fetchTimeoutMs: parseDuration(
+      fromEnv("fetchTimeout"),
+      DEFAULTS.fetchTimeoutMs,
+      ENV_VARS.fetchTimeout,
+    ),
   };
+}
+
+const SWITCH: Record<string, boolean> = {
+  true: true,
+  on: true,
+  yes: true,
+  "1": true,
+  false: false,
+  off: false,
+  no: false,
+  "0": false,
+};
+
+function parseSwitch(
+  value: string | undefined,
+  fallback: boolean,
+  what: string,
+): boolean {
+  return value === undefined ? fallback : parseChoice(value, SWITCH, what);
 }
 
 /** Split a comma-separated list of plugin specs; empty entries are errors. */
@@ -165,7 +256,7 @@ export function parseDuration(
   return ms;
 }
 
-function parseChoice<T extends string>(
+function parseChoice<T>(
   value: string,
   choices: Readonly<Record<string, T>>,
   what: string,

@@ -33,6 +33,12 @@ export const PLUGIN_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 /** Names that would clash with the wrapper's own `WRAPPER_PLUGIN_*` variables. */
 export const RESERVED_PLUGIN_NAMES: readonly string[] = ["path", "timeout"];
 
+/**
+ * The host waits this much past a hook's deadline, so that a plugin that
+ * honours `ctx.signal` reports its own, clearer error first.
+ */
+export const DEADLINE_GRACE_MS = 250;
+
 /** How a hook call ended. */
 export type HookOutcome =
   | { ok: true }
@@ -60,50 +66,54 @@ export async function loadPlugin(
   source: PluginSource,
   options: LoadPluginOptions,
 ): Promise<LoadedPlugin> {
-  const { spec, fallbackName } = source.location;
-  harnessUrl ??= URL.createObjectURL(
-    new Blob([`(${pluginWorkerMain.toString()})();`], {
-      type: "application/javascript",
-    }),
-  );
-  const worker = new Worker(harnessUrl, {
-    type: "module",
-    name: `plugin ${spec}`,
-    deno: { permissions: PLUGIN_PERMISSIONS },
-  });
-  const plugin = new LoadedPlugin(spec, fallbackName, worker);
-  const url = URL.createObjectURL(
-    new Blob([source.code], { type: source.mediaType }),
-  );
-  const reply = await plugin.request(
-    { kind: "load", url, fallbackName },
-    options.timeoutMs,
-  );
-  URL.revokeObjectURL(url);
+  const plugin = new LoadedPlugin(source, options.timeoutMs);
+  const reply = await plugin.boot();
   try {
-    return plugin.accept(reply, options.timeoutMs);
+    return plugin.accept(reply);
   } catch (error) {
     plugin.close();
     throw error;
   }
 }
 
-/** A plugin running in its Worker, ready for hook calls. */
+/**
+ * A plugin running in its Worker, ready for hook calls. A Worker that ended
+ * (deadline passed, crashed, called `Deno.exit`) is replaced by a fresh one
+ * from the same text before the next hook, so a stuck `beforeStart` cannot
+ * keep `afterExit` from telling the sidecar to quit.
+ */
 export class LoadedPlugin {
   /** The spec it was loaded from. */
   readonly spec: string;
+  #source: PluginSource;
+  #loadTimeoutMs: number;
   #name: string;
   #hooks: HookName[] = [];
-  #worker: Worker;
+  #worker: Worker | undefined;
   #log: Logger;
   #settle: ((reply: Reply) => void) | undefined;
-  #dead = false;
+  #dead = true;
 
-  constructor(spec: string, fallbackName: string, worker: Worker) {
-    this.spec = spec;
-    this.#name = fallbackName;
-    this.#log = pluginLogger(fallbackName);
-    this.#worker = worker;
+  constructor(source: PluginSource, loadTimeoutMs: number) {
+    this.spec = source.location.spec;
+    this.#source = source;
+    this.#loadTimeoutMs = loadTimeoutMs;
+    this.#name = source.location.fallbackName;
+    this.#log = pluginLogger(this.#name);
+  }
+
+  /** Start a fresh Worker and load the plugin's text into it. */
+  async boot(): Promise<Reply> {
+    harnessUrl ??= URL.createObjectURL(
+      new Blob([`(${pluginWorkerMain.toString()})();`], {
+        type: "application/javascript",
+      }),
+    );
+    const worker = new Worker(harnessUrl, {
+      type: "module",
+      name: `plugin ${this.spec}`,
+      deno: { permissions: PLUGIN_PERMISSIONS },
+    });
     worker.onmessage = (event: MessageEvent<WorkerMessage>) =>
       this.#receive(event.data);
     worker.onerror = (event) => {
@@ -112,6 +122,16 @@ export class LoadedPlugin {
     };
     worker.onmessageerror = () =>
       this.#fail({ kind: "crashed", message: "unreadable message" });
+    this.#worker = worker;
+    this.#dead = false;
+    const { code, mediaType, location } = this.#source;
+    const url = URL.createObjectURL(new Blob([code], { type: mediaType }));
+    const reply = await this.request(
+      { kind: "load", url, fallbackName: location.fallbackName },
+      this.#loadTimeoutMs,
+    );
+    URL.revokeObjectURL(url);
+    return reply;
   }
 
   /** The plugin's declared name. */
@@ -126,7 +146,8 @@ export class LoadedPlugin {
 
   /** Send a message and wait for its reply, at most `timeoutMs`. */
   request(message: HostMessage, timeoutMs: number): Promise<Reply> {
-    if (this.#dead) {
+    const worker = this.#worker;
+    if (this.#dead || worker === undefined) {
       return Promise.resolve({ kind: "crashed", message: "worker has ended" });
     }
     return new Promise((resolve) => {
@@ -140,12 +161,13 @@ export class LoadedPlugin {
         this.#settle = undefined;
         resolve(reply);
       };
-      this.#worker.postMessage(message);
+      worker.postMessage(message);
     });
   }
 
   /** Check a load reply; throws `PluginError` when it is not a plugin. */
-  accept(reply: Reply, timeoutMs: number): this {
+  accept(reply: Reply): this {
+    const timeoutMs = this.#loadTimeoutMs;
     const fail = (reason: string) => new PluginError(this.spec, reason);
     switch (reply.kind) {
       case "loaded":
@@ -186,9 +208,21 @@ export class LoadedPlugin {
     context: HookContextData,
     timeoutMs: number,
   ): Promise<HookOutcome> {
+    if (this.#dead) {
+      this.#log.debug("Restarting the plugin's worker", { hook });
+      const reply = await this.boot();
+      if (reply.kind !== "loaded") {
+        this.close();
+        return {
+          ok: false,
+          reason: "crashed",
+          message: `worker could not be restarted (${reply.kind})`,
+        };
+      }
+    }
     const reply = await this.request(
       { kind: "call", hook, context },
-      timeoutMs,
+      timeoutMs + DEADLINE_GRACE_MS,
     );
     switch (reply.kind) {
       case "done":
@@ -226,7 +260,7 @@ export class LoadedPlugin {
   close(): void {
     if (this.#dead) return;
     this.#dead = true;
-    this.#worker.terminate();
+    this.#worker?.terminate();
   }
 
   #receive(message: WorkerMessage): void {

@@ -5,11 +5,18 @@
  * @module
  */
 import { firstLine, PluginError, UsageError } from "./errors.ts";
+import type { Logger } from "./log.ts";
 
 /** Built-in plugins: name → file in `plugins/`. */
 export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = {
+  "cloud-sql-proxy": "cloud_sql_proxy.ts",
+  "consul-dataplane": "consul_dataplane.ts",
+  "dapr": "dapr.ts",
   "echo": "echo.ts",
+  "envoy": "envoy.ts",
+  "http": "http.ts",
   "istio-proxy": "istio_proxy.ts",
+  "linkerd": "linkerd.ts",
 };
 
 /** Largest plugin source accepted. */
@@ -27,6 +34,8 @@ export interface PluginLocation {
   url: URL;
   /** Name used when the plugin does not declare one (Go-style plugins). */
   fallbackName: string;
+  /** Expected SHA-256 of the text, hex, from a `#sha256=<hex>` suffix. */
+  sha256?: string;
 }
 
 /** A plugin's text, ready to be put in a blob. */
@@ -53,6 +62,14 @@ export function resolveSpec(
 ): PluginLocation {
   const invalid = (reason: string) =>
     new UsageError(`Invalid plugin spec "${spec}": ${reason}`);
+  const pin = /#sha256=(.*)$/.exec(spec);
+  if (pin !== null) {
+    if (!/^[0-9a-fA-F]{64}$/.test(pin[1]!)) {
+      throw invalid("#sha256= needs 64 hex digits");
+    }
+    const location = resolveSpec(spec.slice(0, pin.index), options);
+    return { ...location, spec, sha256: pin[1]!.toLowerCase() };
+  }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(spec)?.[1]?.toLowerCase();
   if (scheme !== undefined) {
     let url: URL;
@@ -112,9 +129,16 @@ function stem(path: string): string {
 
 /** Options of `readPluginSource`. */
 export interface ReadPluginSourceOptions {
-  /** Deadline for reading or fetching, in ms. */
+  /** Deadline for reading, or fetching with retries, in ms. */
   timeoutMs: number;
+  /** Where retries are logged. */
+  log?: Logger;
 }
+
+/** Longest single fetch attempt, and the backoff between attempts. */
+const ATTEMPT_TIMEOUT_MS = 10_000;
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 4_000;
 
 /** Read (file, built-in) or fetch (remote) a plugin's text. */
 export async function readPluginSource(
@@ -130,10 +154,23 @@ export async function readPluginSource(
       throw new PluginError(spec, fileError(error, url), { cause: error });
     }
   } else {
-    bytes = await fetchPlugin(spec, url, options.timeoutMs);
+    bytes = await fetchWithRetries(spec, url, options);
   }
   if (bytes.length > MAX_PLUGIN_BYTES) {
     throw new PluginError(spec, `larger than ${MAX_PLUGIN_BYTES} bytes`);
+  }
+  if (location.sha256 !== undefined) {
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+    );
+    const actual = Array.from(digest, (b) => b.toString(16).padStart(2, "0"))
+      .join("");
+    if (actual !== location.sha256) {
+      throw new PluginError(
+        spec,
+        `integrity check failed: expected sha256 ${location.sha256}, got ${actual}`,
+      );
+    }
   }
   let code: string;
   try {
@@ -159,6 +196,34 @@ function fileError(error: unknown, url: URL): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A failure worth another attempt: network errors, timeouts, 408, 429, 5xx. */
+class TransientError extends PluginError {}
+
+async function fetchWithRetries(
+  spec: string,
+  url: URL,
+  options: ReadPluginSourceOptions,
+): Promise<Uint8Array> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (let attempt = 1, delay = FIRST_RETRY_MS;; attempt++) {
+    const left = deadline - Date.now();
+    try {
+      return await fetchPlugin(spec, url, Math.min(left, ATTEMPT_TIMEOUT_MS));
+    } catch (error) {
+      const wait = Math.min(delay, deadline - Date.now());
+      if (!(error instanceof TransientError) || wait <= 0) throw error;
+      options.log?.warn("Cannot fetch plugin yet, retrying", {
+        spec,
+        attempt,
+        error: error.message,
+        retryInMs: wait,
+      });
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      delay = Math.min(delay * 2, MAX_RETRY_MS);
+    }
+  }
+}
+
 async function fetchPlugin(
   spec: string,
   start: URL,
@@ -176,7 +241,12 @@ async function fetchPlugin(
         : `cannot fetch ${url.href}: ${
           firstLine((error as Error).cause ?? error)
         }`;
-      throw new PluginError(spec, reason, { cause: error });
+      // A certificate problem will not go away by asking again.
+      const permanent = !signal.aborted &&
+        /certificate|UnknownIssuer|handshake/i.test(reason);
+      throw new (permanent ? PluginError : TransientError)(spec, reason, {
+        cause: error,
+      });
     }
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel();
@@ -199,7 +269,12 @@ async function fetchPlugin(
     }
     if (response.status !== 200) {
       await response.body?.cancel();
-      throw new PluginError(spec, `HTTP ${response.status} from ${url.href}`);
+      const transient = response.status === 408 || response.status === 429 ||
+        response.status >= 500;
+      throw new (transient ? TransientError : PluginError)(
+        spec,
+        `HTTP ${response.status} from ${url.href}`,
+      );
     }
     return await readLimited(spec, response, signal, timeoutMs);
   }
@@ -232,7 +307,7 @@ async function readLimited(
     const reason = signal.aborted
       ? `body not received within ${timeoutMs} ms`
       : `cannot read body: ${firstLine(error)}`;
-    throw new PluginError(spec, reason, { cause: error });
+    throw new TransientError(spec, reason, { cause: error });
   }
   const bytes = new Uint8Array(size);
   let offset = 0;

@@ -33,6 +33,10 @@ export async function runWrapper(
   signals.onSignal = (signal, forwarded) =>
     log.debug(forwarded ? "Forwarded signal" : "Received signal", { signal });
 
+  if (!config.hooks) {
+    log.debug("Hooks disabled (WRAPPER_HOOKS=off): running the command alone");
+    return (await runChild(config.command, { signals, log })).status.code;
+  }
   let plugins: LoadedPlugin[];
   try {
     plugins = await loadPlugins(config, log);
@@ -49,7 +53,14 @@ export async function runWrapper(
       hook,
       command: config.command,
       options: {},
-      timeoutMs: config.hookTimeoutMs,
+      timeoutMs: hook === "beforeStart"
+        ? config.readyTimeoutMs
+        : config.hookTimeoutMs,
+      sidecar: {
+        absentAfterMs: config.absentAfterMs,
+        verifyTimeoutMs: config.verifyTimeoutMs,
+        native: config.nativeSidecars,
+      },
     });
 
     // Whatever happens from here, afterExit hooks run: a sidecar left running
@@ -61,8 +72,11 @@ export async function runWrapper(
       env,
       log,
     );
-    if (before.some((ok) => !ok)) {
-      log.error("Not starting the command: a beforeStart hook failed");
+    const notReady = before.some((ok) => !ok);
+    if (notReady && config.readyPolicy === "fail") {
+      log.error(
+        "Not starting the command: a beforeStart hook failed (WRAPPER_READY_POLICY=fail)",
+      );
       result = notStarted(EXIT_NOT_STARTED, null);
     } else if (signals.stopSignal !== undefined) {
       result = notStarted(
@@ -74,10 +88,22 @@ export async function runWrapper(
         code: result.status.code,
       });
     } else {
+      if (notReady) {
+        log.warn(
+          "Starting the command anyway: a beforeStart hook failed (WRAPPER_READY_POLICY=start)",
+        );
+      }
       result = await runChild(config.command, { signals, log });
     }
     const { status, durationMs, started } = result;
     log.debug("Command ended", { ...status, durationMs, started });
+    if (!config.quitOnFailure && !status.success) {
+      log.info(
+        "Command failed: skipping afterExit hooks (WRAPPER_QUIT_ON_FAILURE=false)",
+        { code: status.code },
+      );
+      return status.code;
+    }
     await runHooks(
       plugins,
       { ...hookContext("afterExit"), exit: status, durationMs, started },
@@ -105,7 +131,10 @@ async function loadPlugins(
   const timeoutMs = config.hookTimeoutMs;
   const locations = config.plugins.map((spec) => resolveSpec(spec));
   const settled = await Promise.allSettled(locations.map(async (location) => {
-    const source = await readPluginSource(location, { timeoutMs });
+    const source = await readPluginSource(location, {
+      timeoutMs: config.fetchTimeoutMs,
+      log,
+    });
     return await loadPlugin(source, { timeoutMs });
   }));
   const loaded = settled.flatMap((s) =>

@@ -147,6 +147,7 @@ export class TestServer implements AsyncDisposable {
   readonly requests: SeenRequest[] = [];
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   #waiters: Array<() => void> = [];
+  #closed: Promise<void> | undefined;
 
   constructor(
     handler: (
@@ -191,18 +192,86 @@ export class TestServer implements AsyncDisposable {
     return this.requests;
   }
 
+  /** Stop listening (the port closes). */
+  close(): Promise<void> {
+    this.#closed ??= this.#server.shutdown();
+    return this.#closed;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.#server.shutdown();
+    await this.close();
+  }
+}
+
+/** How a stand-in sidecar behaves. */
+export interface FakeSidecarOptions {
+  /** Readiness path, e.g. "/healthz/ready". */
+  readyPath?: string;
+  /** Readiness answers that are 503 before the first ready one (Infinity: never ready). */
+  notReadyFor?: number;
+  /** Status and body when ready. */
+  ready?: { status: number; body: string };
+  /** Quit path, e.g. "/quitquitquit". */
+  quitPath: string;
+  /** Methods the quit endpoint takes (405 otherwise). */
+  quitMethods?: string[];
+  /** Status and body of an accepted (or refused) quit. */
+  quit?: { status: number; body: string };
+  /** Keep running after an accepted quit (a sidecar that ignores it). */
+  keepRunning?: boolean;
+  /** Header name and value required on every request (401 otherwise). */
+  token?: [string, string];
+}
+
+/** A sidecar on 127.0.0.1 that answers as the real one and stops on quit. */
+export class FakeSidecar extends TestServer {
+  constructor(options: FakeSidecarOptions) {
+    let readyChecks = 0;
+    const quit = options.quit ?? { status: 200, body: "OK" };
+    super((request, seen) => {
+      const [header, value] = options.token ?? [];
+      if (header !== undefined && request.headers.get(header) !== value) {
+        return new Response("unauthorized", { status: 401 });
+      }
+      if (seen.path === options.readyPath) {
+        const ready = readyChecks++ >= (options.notReadyFor ?? 0);
+        return ready
+          ? new Response(options.ready?.body || null, {
+            status: options.ready?.status ?? 200,
+          })
+          : new Response("not ready", { status: 503 });
+      }
+      if (seen.path !== options.quitPath) {
+        return new Response("", { status: 404 });
+      }
+      if (!(options.quitMethods ?? ["POST"]).includes(request.method)) {
+        return new Response("method not allowed", { status: 405 });
+      }
+      if (quit.status < 300 && !options.keepRunning) {
+        setTimeout(() => this.close(), 0);
+      }
+      return new Response(quit.body || null, { status: quit.status });
+    });
   }
 }
 
 /** A stand-in for Istio's pilot-agent: POST /quitquitquit → 200 "OK". */
-export function fakePilotAgent(status = 200): TestServer {
-  return new TestServer((request, seen) => {
-    if (seen.path !== "/quitquitquit") return new Response("", { status: 404 });
-    if (request.method !== "POST") return new Response("", { status: 405 });
-    return new Response(status === 200 ? "OK" : "forbidden", { status });
+export function fakePilotAgent(status = 200): FakeSidecar {
+  return new FakeSidecar({
+    readyPath: "/healthz/ready",
+    quitPath: "/quitquitquit",
+    quit: { status, body: status === 200 ? "OK" : "forbidden" },
   });
+}
+
+/** WRAPPER_PLUGIN_ISTIO_PROXY_* pointing at a fake pilot-agent. */
+export function istioEnv(port: number): Record<string, string> {
+  return {
+    WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL:
+      `http://127.0.0.1:${port}/healthz/ready`,
+    WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL:
+      `http://127.0.0.1:${port}/quitquitquit`,
+  };
 }
 
 /** A loopback port with nothing listening on it. */

@@ -4,6 +4,7 @@ import {
   closedPort,
   fakePilotAgent,
   FIXTURES,
+  istioEnv,
   ROOT,
   RunningWrapper,
   TestServer,
@@ -11,6 +12,10 @@ import {
 } from "./_helpers.ts";
 
 const plugin = (name: string) => `tests/fixtures/plugins/${name}`;
+const quits = (server: TestServer) =>
+  server.requests.filter((r) => r.path === "/quitquitquit").map((r) =>
+    `${r.method} ${r.path}`
+  );
 const EXIT_7 = ["sh", "-c", "exit 7"];
 
 Deno.test("a built-in plugin runs by name, with the exit code", async () => {
@@ -58,7 +63,13 @@ Deno.test("hook context carries command, exit, options and started", async () =>
     url: `http://127.0.0.1:${server.port}/`,
     extraSetting: "x y",
   });
-  equal(before.timeoutMs, 10_000);
+  equal(before.timeoutMs, 60_000); // WRAPPER_READY_TIMEOUT
+  equal(after.timeoutMs, 10_000); // WRAPPER_PLUGIN_TIMEOUT
+  deepStrictEqual(after.sidecar, {
+    absentAfterMs: 1000,
+    verifyTimeoutMs: 5000,
+    native: false,
+  });
   equal(after.hook, "afterExit");
   deepStrictEqual(after.exit, { code: 7, signal: null, success: false });
   equal(after.started, true);
@@ -184,16 +195,13 @@ Deno.test("the built-in plugin files work when loaded by https URL", async () =>
     {
       env: {
         ...CA,
-        WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL:
-          `http://127.0.0.1:${sidecar.port}/quitquitquit`,
+        ...istioEnv(sidecar.port),
       },
     },
   );
   equal(result.code, 7, result.stderr);
   match(result.stderr, /\[info echo\] Command ended code=7/);
-  deepStrictEqual(sidecar.requests.map((r) => `${r.method} ${r.path}`), [
-    "POST /quitquitquit",
-  ]);
+  deepStrictEqual(quits(sidecar), ["POST /quitquitquit"]);
 });
 
 Deno.test("a plugin loads from plain http on loopback", async () => {
@@ -329,7 +337,7 @@ Deno.test("a plugin reaches 127.0.0.1 but not another loopback or remote host", 
   for (const result of [ok1, denied, remote]) equal(result.code, 7);
 });
 
-Deno.test("a failing beforeStart hook stops the job (125) and afterExit still runs", async () => {
+Deno.test("a failing beforeStart hook with WRAPPER_READY_POLICY=fail: 125, afterExit still runs", async () => {
   const marker = await Deno.makeTempFile();
   await Deno.remove(marker);
   await using sidecar = fakePilotAgent();
@@ -343,15 +351,15 @@ Deno.test("a failing beforeStart hook stops the job (125) and afterExit still ru
   ], {
     env: {
       WRAPPER_PLUGIN_GATE_URL: `http://127.0.0.1:${closedPort()}/`,
-      WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL:
-        `http://127.0.0.1:${sidecar.port}/quitquitquit`,
+      WRAPPER_READY_POLICY: "fail",
+      ...istioEnv(sidecar.port),
     },
   });
   equal(result.code, 125);
   match(result.stderr, /Hook failed plugin=gate hook=beforeStart/);
   match(result.stderr, /Not starting the command: a beforeStart hook failed/);
   equal(await Deno.stat(marker).then(() => "ran", () => "not run"), "not run");
-  equal(sidecar.requests.length, 1);
+  deepStrictEqual(quits(sidecar), ["POST /quitquitquit"]);
 });
 
 Deno.test({
@@ -376,8 +384,7 @@ Deno.test({
     ], {
       env: {
         WRAPPER_PLUGIN_GATE_URL: `http://127.0.0.1:${gate.port}/`,
-        WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL:
-          `http://127.0.0.1:${sidecar.port}/quitquitquit`,
+        ...istioEnv(sidecar.port),
       },
     });
     await gate.received(1); // beforeStart is running
@@ -393,6 +400,6 @@ Deno.test({
       /Not starting the command: stopped by signal signal=SIGTERM code=143/,
     );
     ok(!(await run.lines.next()).value?.includes("started"));
-    equal(sidecar.requests.length, 1);
+    deepStrictEqual(quits(sidecar), ["POST /quitquitquit"]);
   },
 });
