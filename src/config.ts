@@ -54,9 +54,6 @@ export const DEFAULTS = {
   fetchTimeoutMs: 30_000,
 } as const;
 
-/** Default deadline of one hook call. */
-export const DEFAULT_HOOK_TIMEOUT_MS = DEFAULTS.hookTimeoutMs;
-
 /** The environment variables the wrapper itself reads. */
 export const ENV_VARS = {
   pluginPath: "WRAPPER_PLUGIN_PATH",
@@ -154,7 +151,7 @@ export function parseConfig(
     plugins,
     hookTimeoutMs: parseDuration(
       fromEnv("pluginTimeout"),
-      DEFAULT_HOOK_TIMEOUT_MS,
+      DEFAULTS.hookTimeoutMs,
       ENV_VARS.pluginTimeout,
     ),
     logLevel: parseChoice(fromEnv("logLevel") ?? "info", LEVELS, "log level"),

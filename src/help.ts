@@ -3,7 +3,7 @@
  * @module
  */
 import denoJson from "../deno.json" with { type: "json" };
-import { DEFAULT_HOOK_TIMEOUT_MS, ENV_VARS } from "./config.ts";
+import { DEFAULTS, ENV_VARS } from "./config.ts";
 import {
   EXIT_NOT_EXECUTABLE,
   EXIT_NOT_FOUND,
@@ -11,10 +11,30 @@ import {
   EXIT_SOFTWARE,
   EXIT_USAGE,
 } from "./exit_codes.ts";
-import { BUILTIN_PLUGINS } from "./plugin_source.ts";
 
 /** The wrapper's version, from deno.json. */
 export const VERSION: string = denoJson.version;
+
+function seconds(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+/** Two columns: names padded, descriptions wrapped at 80 characters. */
+function table(rows: [string, string][]): string {
+  const width = Math.max(...rows.map(([name]) => name.length)) + 4;
+  return rows.map(([name, text]) => {
+    const lines: string[] = [];
+    let line = "";
+    for (const word of text.split(" ")) {
+      if (line !== "" && width + line.length + word.length >= 80) {
+        lines.push(line);
+        line = word;
+      } else line = line === "" ? word : `${line} ${word}`;
+    }
+    lines.push(line);
+    return `  ${name.padEnd(width - 2)}${lines.join(`\n${" ".repeat(width)}`)}`;
+  }).join("\n");
+}
 
 /** The `--help` text. */
 export function helpText(): string {
@@ -25,44 +45,99 @@ Usage: wrapper [options] [--] <command> [args...]
 Options (before the command; everything from the command on is its own):
   -p, --plugin <spec>      Load a plugin; repeatable, or a comma-separated list.
                            A spec is a file path, an https:// URL (http:// only
-                           on loopback), or a built-in: ${
-    Object.keys(BUILTIN_PLUGINS).join(", ")
-  }.
+                           on loopback), or a built-in name (below).
                            Added to ${ENV_VARS.pluginPath}.
-  -t, --timeout <duration> Deadline of each plugin load and hook call
+  -t, --timeout <duration> Deadline of each plugin load and afterExit hook
                            (default ${
-    DEFAULT_HOOK_TIMEOUT_MS / 1000
-  }s; e.g. 500ms, 10s, 1m).
+    seconds(DEFAULTS.hookTimeoutMs)
+  }; e.g. 500ms, 10s, 1m).
       --log-level <level>  debug, info, warn, error or off (default info).
       --log-format <fmt>   text or json (JSON Lines) (default text).
   -h, --help               Show this help.
   -V, --version            Show the version.
 
 Environment (a flag wins over its variable):
-  ${ENV_VARS.pluginPath}      Plugin specs, comma-separated (default: none).
-  ${ENV_VARS.pluginTimeout}   Same as --timeout (default ${
-    DEFAULT_HOOK_TIMEOUT_MS / 1000
-  }s).
-  ${ENV_VARS.logLevel}        Same as --log-level (default info).
-  ${ENV_VARS.logFormat}       Same as --log-format (default text).
-  WRAPPER_PLUGIN_<NAME>_<OPTION>
-                           An option for plugin <NAME>, e.g.
-                           WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL. Any other
-                           WRAPPER_* variable is reported as unused.
+${
+    table([
+      [ENV_VARS.pluginPath, "Plugin specs, comma-separated (default: none)."],
+      [
+        ENV_VARS.pluginTimeout,
+        `Same as --timeout (default ${seconds(DEFAULTS.hookTimeoutMs)}).`,
+      ],
+      [ENV_VARS.logLevel, "Same as --log-level (default info)."],
+      [ENV_VARS.logFormat, "Same as --log-format (default text)."],
+      [
+        ENV_VARS.hooks,
+        "off: load no plugin, just run the command (default on).",
+      ],
+      [
+        ENV_VARS.readyTimeout,
+        `Deadline of beforeStart hooks (readiness waits) (default ${
+          seconds(DEFAULTS.readyTimeoutMs)
+        }).`,
+      ],
+      [
+        ENV_VARS.readyPolicy,
+        `A sidecar never ready or absent: start (warn, run the command) or fail (exit ${EXIT_NOT_STARTED}) (default start).`,
+      ],
+      [
+        ENV_VARS.absentAfter,
+        `Connection refused this long, with no answer, means no sidecar (default ${
+          seconds(DEFAULTS.absentAfterMs)
+        }).`,
+      ],
+      [
+        ENV_VARS.verifyTimeout,
+        `How long a sidecar's port may stay open after it accepted the quit (default ${
+          seconds(DEFAULTS.verifyTimeoutMs)
+        }).`,
+      ],
+      [
+        ENV_VARS.quitOnFailure,
+        "false: skip afterExit hooks when the command failed, for restartPolicy: OnFailure (default true).",
+      ],
+      [
+        ENV_VARS.nativeSidecars,
+        "true: Kubernetes native sidecars; no readiness wait, no quit (default false).",
+      ],
+      [
+        ENV_VARS.fetchTimeout,
+        `Deadline to fetch one remote plugin, retries included (default ${
+          seconds(DEFAULTS.fetchTimeoutMs)
+        }).`,
+      ],
+      [
+        "WRAPPER_PLUGIN_<NAME>_<OPTION>",
+        "An option for plugin <NAME> (below). Any other WRAPPER_* variable is reported as unused.",
+      ],
+    ])
+  }
+  A spec may end in #sha256=<64 hex> to pin the plugin's text.
 
-Built-in plugins and their options:
-  echo                     Logs that it ran, with the exit code. No options.
-  istio-proxy              Asks Istio's pilot-agent to quit after the command.
-    WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL
-                           default http://localhost:15020/quitquitquit
+Built-in plugins and their options (WRAPPER_PLUGIN_<NAME>_<OPTION>; "off" skips):
+  echo              logs each hook, with the exit code; no options
+  istio-proxy       READY_URL http://localhost:15021/healthz/ready
+                    QUIT_URL  http://localhost:15020/quitquitquit
+  envoy             READY_URL http://localhost:15000/ready
+                    QUIT_URL  http://localhost:15000/quitquitquit
+  linkerd           READY_URL http://localhost:4191/ready
+                    QUIT_URL  http://localhost:4191/shutdown
+  cloud-sql-proxy   READY_URL http://localhost:9090/readiness
+                    QUIT_URL  http://localhost:9091/quitquitquit
+  dapr              READY_URL http://localhost:3500/v1.0/healthz
+                    QUIT_URL  http://localhost:3500/v1.0/shutdown
+                    API_TOKEN (none) sent as dapr-api-token
+  consul-dataplane  QUIT_URL  http://127.0.0.1:20600/graceful_shutdown
+                    VERIFY    true
+  http              READY, QUIT: endpoint lists (none); VERIFY true
 
 Exit codes:
   n                        the command exited with n
   128+n                    the command was killed by signal n (SIGTERM: 143)
   ${EXIT_USAGE}                        usage error: no command, unknown option, bad value
   ${EXIT_SOFTWARE}                       internal error in the wrapper
-  ${EXIT_NOT_STARTED}                      not started: a plugin failed to load or a
-                           beforeStart hook failed
+  ${EXIT_NOT_STARTED}                      not started: a plugin failed to load, or a
+                           beforeStart hook failed with WRAPPER_READY_POLICY=fail
   ${EXIT_NOT_EXECUTABLE}                      the command is not executable
   ${EXIT_NOT_FOUND}                      the command was not found
 A hook that fails or times out is logged and never changes the exit code.

@@ -1,5 +1,5 @@
 // Pure tests: flags, env, durations, plugin options, spec resolution, log format.
-import { deepStrictEqual, equal, throws } from "node:assert/strict";
+import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
 import {
   parseConfig,
   parseDuration,
@@ -7,7 +7,8 @@ import {
   unusedEnvVars,
 } from "../src/config.ts";
 import { UsageError } from "../src/errors.ts";
-import { resolveSpec } from "../src/plugin_source.ts";
+import { BUILTIN_PLUGINS, resolveSpec } from "../src/plugin_source.ts";
+import { helpText } from "../src/help.ts";
 import { formatText } from "../src/log.ts";
 import type { LogRecord } from "@logtape/logtape";
 
@@ -151,4 +152,19 @@ Deno.test("formatText() names the source and renders properties as key=value", (
     formatText(record(["wrapper", "plugin", "echo"], {})),
     "[warn echo] Hook failed\n",
   );
+});
+
+Deno.test("helpText() lists every built-in and every default URL its file uses", async () => {
+  const help = helpText();
+  for (const [name, file] of Object.entries(BUILTIN_PLUGINS)) {
+    ok(help.includes(`\n  ${name} `), name);
+    const source = await Deno.readTextFile(
+      new URL(`../plugins/${file}`, import.meta.url),
+    );
+    const urls = [...source.matchAll(/\?\? "(http:\/\/[^"]+)"/g)].map((m) =>
+      m[1]!
+    );
+    if (!["echo", "http"].includes(name)) ok(urls.length > 0, name);
+    for (const url of urls) ok(help.includes(url), `${name}: ${url}`);
+  }
 });
