@@ -15,11 +15,15 @@ const say = (line: string) => console.log(`demo: ${line}`);
 // 1. A stand-in sidecar: answers like pilot-agent (GET /healthz/ready, then
 //    POST /quitquitquit), and stops on quit.
 let quit: { method: string; path: string } | undefined;
+let readyChecks = 0;
 const sidecar = Deno.serve(
   { hostname: "127.0.0.1", port: 0, onListen() {} },
   (request) => {
     const path = new URL(request.url).pathname;
-    if (path === "/healthz/ready") return new Response("");
+    if (path === "/healthz/ready") {
+      readyChecks++;
+      return new Response("");
+    }
     if (path !== "/quitquitquit") return new Response("", { status: 404 });
     if (request.method !== "POST") return new Response("", { status: 405 });
     quit = { method: request.method, path };
@@ -57,12 +61,15 @@ else await sidecar.shutdown();
 
 // 3. What happened.
 say(
+  `sidecar answered ${readyChecks} readiness check(s) before the job started`,
+);
+say(
   quitSeen
     ? `sidecar received ${quit!.method} ${quit!.path} and stopped`
     : "sidecar received no quit request",
 );
 say(`wrapper exited ${code} (the job's exit code is ${JOB_EXIT_CODE})`);
-const ok = quitSeen && code === JOB_EXIT_CODE;
+const ok = readyChecks > 0 && quitSeen && code === JOB_EXIT_CODE;
 say(
   ok
     ? "OK: the sidecar was told to quit and the exit code came through"
