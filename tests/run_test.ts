@@ -1,5 +1,6 @@
 // Running the command: exit codes, stdio, signals, PID 1, SIGUSR1.
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
+import { ENV_VARS } from "../src/config.ts";
 import {
   canUnsharePid,
   FIXTURES,
@@ -107,7 +108,8 @@ Deno.test("wrapper --help lists every option and variable; --version prints the 
       "WRAPPER_PLUGIN_TIMEOUT",
       "WRAPPER_LOG_LEVEL",
       "WRAPPER_LOG_FORMAT",
-      "WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL",
+      "WRAPPER_PLUGIN_<NAME>_<OPTION>",
+      ...Object.values(ENV_VARS),
       "125",
     ]
   ) ok(text.includes(word), word);
