@@ -1,6 +1,7 @@
 // Running the command: exit codes, stdio, signals, PID 1, SIGUSR1.
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { ENV_VARS } from "../src/config.ts";
+import { FORWARDED_SIGNALS } from "../src/signals.ts";
 import {
   canUnsharePid,
   FIXTURES,
@@ -137,19 +138,12 @@ Deno.test({
   fn: async () => {
     await using run = new RunningWrapper([...SIGNALS_CHILD]);
     await run.waitFor("ready");
-    for (
-      const signal of [
-        "SIGINT",
-        "SIGHUP",
-        "SIGQUIT",
-        "SIGUSR1",
-        "SIGUSR2",
-        "SIGWINCH",
-        "SIGALRM",
-        "SIGCONT",
-        "SIGTERM",
-      ] as const
-    ) {
+    // Every forwarded signal, SIGTERM last (the child exits on it).
+    const order = [
+      ...FORWARDED_SIGNALS.filter((signal) => signal !== "SIGTERM"),
+      "SIGTERM" as const,
+    ];
+    for (const signal of order) {
       run.process.kill(signal);
       equal(await run.nextLine(), `got ${signal}`);
     }
