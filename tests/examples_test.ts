@@ -1,0 +1,86 @@
+// Kubernetes examples: valid YAML, valid against the Kubernetes API schemas
+// (offline, from kubernetes-models), and every wrapper setting in them real.
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { CronJob, Job } from "kubernetes-models/batch/v1";
+import type { IContainer, IPodTemplateSpec } from "kubernetes-models/v1";
+import { parseAllDocuments } from "yaml";
+import { parseConfig, unusedEnvVars } from "../src/config.ts";
+import { resolveSpec } from "../src/plugin_source.ts";
+import { ROOT } from "./_helpers.ts";
+
+const files = [...Deno.readDirSync(`${ROOT}examples`)]
+  .filter((entry) => entry.name.endsWith(".yaml"))
+  .map((entry) => entry.name)
+  .sort();
+
+Deno.test("the examples cover Job, CronJob, remote pin, two sidecars and native sidecars", () => {
+  deepStrictEqual(files, [
+    "cronjob-istio.yaml",
+    "job-istio.yaml",
+    "job-native-sidecars.yaml",
+    "job-remote-plugin.yaml",
+    "job-two-sidecars.yaml",
+  ]);
+});
+
+for (const file of files) {
+  Deno.test(`examples/${file} is valid YAML and a valid Kubernetes object`, async () => {
+    const docs = parseAllDocuments(
+      await Deno.readTextFile(`${ROOT}examples/${file}`),
+    );
+    ok(docs.length > 0);
+    for (const doc of docs) {
+      deepStrictEqual(doc.errors, [], file);
+      const object = doc.toJS();
+      const model = object.kind === "CronJob"
+        ? new CronJob(object)
+        : object.kind === "Job"
+        ? new Job(object)
+        : undefined;
+      ok(model !== undefined, `${file}: unexpected kind ${object.kind}`);
+      model.validate(); // throws with the schema path on an invalid field
+      const template: IPodTemplateSpec = object.kind === "CronJob"
+        ? object.spec.jobTemplate.spec.template
+        : object.spec.template;
+      checkWrapperContainer(file, object, template);
+    }
+  });
+}
+
+/** The wrapper's container: its flags and WRAPPER_* variables must all be real. */
+function checkWrapperContainer(
+  file: string,
+  object: { metadata: { labels?: Record<string, string> } },
+  template: IPodTemplateSpec,
+): void {
+  const containers: IContainer[] = template.spec?.containers ?? [];
+  const wrapped = containers.filter((c) => c.command?.[0] === "/wrapper");
+  equal(wrapped.length, 1, `${file}: one container runs /wrapper`);
+  const container = wrapped[0]!;
+  const env: Record<string, string> = {};
+  for (const variable of container.env ?? []) {
+    env[variable.name] = variable.value ?? "";
+  }
+  const config = parseConfig([
+    ...container.command!.slice(1),
+    ...(container.args ?? []),
+  ], env);
+  ok(config.command.length > 0, `${file}: a command after the options`);
+  const names = config.plugins.map((spec) => resolveSpec(spec).fallbackName);
+  deepStrictEqual(
+    unusedEnvVars(env, names),
+    [],
+    `${file}: unknown WRAPPER_* variables`,
+  );
+  if (file.includes("istio")) {
+    equal(template.metadata?.labels?.["sidecar.istio.io/inject"], "true", file);
+    equal(object.metadata.labels?.["sidecar.istio.io/inject"], undefined, file);
+  }
+  if (file.includes("native")) {
+    equal(config.nativeSidecars, true, file);
+    ok(
+      template.spec?.initContainers?.some((c) => c.restartPolicy === "Always"),
+      file,
+    );
+  }
+}
