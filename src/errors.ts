@@ -12,9 +12,12 @@ export class PluginError extends Error {
   readonly exitCode = EXIT_NOT_STARTED;
   /** The plugin spec as the user wrote it. */
   readonly spec: string;
+  /** Why it cannot be loaded. */
+  readonly reason: string;
   constructor(spec: string, reason: string, options?: ErrorOptions) {
     super(`Cannot load plugin "${spec}": ${reason}`, options);
     this.spec = spec;
+    this.reason = reason;
   }
 }
 

@@ -10,7 +10,7 @@ import {
   type Logger,
   type LogRecord,
   type Sink,
-} from "@logtape/logtape";
+} from "npm:@logtape/logtape@2.4.2"; // full specifier: `deno run <url>` has no import map
 import type { LogFormat, LogLevelSetting } from "./config.ts";
 
 export type { Logger };

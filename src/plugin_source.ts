@@ -215,7 +215,7 @@ async function fetchWithRetries(
       options.log?.warn("Cannot fetch plugin yet, retrying", {
         spec,
         attempt,
-        error: error.message,
+        error: error.reason,
         retryInMs: wait,
       });
       await new Promise((resolve) => setTimeout(resolve, wait));

@@ -168,3 +168,13 @@ Deno.test("helpText() lists every built-in and every default URL its file uses",
     for (const url of urls) ok(help.includes(url), `${name}: ${url}`);
   }
 });
+
+Deno.test("src/log.ts pins the same LogTape as deno.json", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const log = await Deno.readTextFile(
+    new URL("../src/log.ts", import.meta.url),
+  );
+  ok(log.includes(`"${config.imports["@logtape/logtape"]}"`));
+});
