@@ -403,3 +403,41 @@ Deno.test({
     deepStrictEqual(quits(sidecar), ["POST /quitquitquit"]);
   },
 });
+
+Deno.test("deno run of main.ts from an https URL works, built-ins fetched beside it", async () => {
+  await using site = new TestServer(async (_request, seen) => {
+    try {
+      return new Response(await Deno.readFile(`${ROOT}${seen.path.slice(1)}`));
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  }, { tls: true });
+  await using sidecar = fakePilotAgent();
+  const host = `localhost:${site.port}`;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--unstable-worker-options",
+      `--allow-import=${host}`,
+      "--no-config",
+      "--no-lock",
+      `https://${host}/main.ts`,
+      "-p",
+      "istio-proxy",
+      "sh",
+      "-c",
+      "exit 6",
+    ],
+    cwd: await Deno.makeTempDir(),
+    env: { ...CA, NO_COLOR: "1", ...istioEnv(sidecar.port) },
+  }).output();
+  const text = new TextDecoder().decode(stderr);
+  equal(code, 6, text);
+  match(text, /\[info istio-proxy\] Sidecar stopped/);
+  ok(site.requests.some((r) => r.path === "/plugins/istio_proxy.ts"));
+});
