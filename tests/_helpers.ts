@@ -84,11 +84,34 @@ export class RunningWrapper implements AsyncDisposable {
   readonly lines: AsyncIterator<string>;
   readonly stderr: Promise<string>;
 
+  #stderrText = "";
+  #stderrDone = false;
+  #stderrWaiters: Array<() => void> = [];
+
   constructor(args: string[], options: WrapperOptions = {}) {
     this.process = command(args, options.env).spawn();
     this.lines = this.process.stdout.pipeThrough(new TextDecoderStream())
       .pipeThrough(lineSplitter())[Symbol.asyncIterator]();
-    this.stderr = new Response(this.process.stderr).text();
+    const stderr = this.process.stderr.pipeThrough(new TextDecoderStream());
+    this.stderr = (async () => {
+      for await (const chunk of stderr) {
+        this.#stderrText += chunk;
+        for (const wake of this.#stderrWaiters.splice(0)) wake();
+      }
+      this.#stderrDone = true;
+      for (const wake of this.#stderrWaiters.splice(0)) wake();
+      return this.#stderrText;
+    })();
+  }
+
+  /** Wait until stderr matches `pattern`; throws if stderr ends first. */
+  async waitForStderr(pattern: RegExp): Promise<void> {
+    while (!pattern.test(this.#stderrText)) {
+      if (this.#stderrDone) {
+        throw new Error(`stderr ended without ${pattern}: ${this.#stderrText}`);
+      }
+      await new Promise<void>((resolve) => this.#stderrWaiters.push(resolve));
+    }
   }
 
   /** The next stdout line; throws if stdout ended. */

@@ -375,6 +375,7 @@ Deno.test({
     });
     await using sidecar = fakePilotAgent();
     await using run = new RunningWrapper([
+      "--log-level=debug",
       "-p",
       plugin("gate.ts"),
       "-p",
@@ -389,8 +390,7 @@ Deno.test({
     });
     await gate.received(1); // beforeStart is running
     run.process.kill("SIGTERM");
-    // The wrapper logs the signal at debug only; give it a moment through an
-    // event we can await: the quit request cannot come before the release.
+    await run.waitForStderr(/Received signal signal=SIGTERM/); // handled
     release();
     const status = await run.process.status;
     equal(status.code, 143);
