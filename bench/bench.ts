@@ -1,29 +1,30 @@
 /**
- * `deno task bench`: what the wrapper costs, against baselines measured in
- * the same run. Prints a Markdown table and writes bench/results/latest.{json,md}.
+ * `deno task bench`: what the wrapper costs in a Job, against baselines
+ * measured in the same run: the command alone, Deno's own floor, tini and
+ * dumb-init. Prints Markdown tables and writes bench/results/latest.{json,md}.
  *
- * - start-up: wall time of `X true` for each variant, sequential runs;
- * - idle memory: resident set (VmRSS, and its peak VmHWM) of the wrapper
- *   process while its job waits.
+ * 1. start-up   2. idle memory   3. output throughput (2 GiB)
+ * 4. exit-to-quit latency   5. signal latency   6. plugin load
  *
- * Usage: deno task bench [runs]   (default 30 runs per variant)
+ * Usage: deno task bench [runs]   (default 20; throughput uses runs/4, at least 3)
+ * Needs tini and dumb-init (bench/setup installs them from Debian).
  * @module
  */
 // deno-lint-ignore-file no-console -- a report printed for people
 import denoJson from "../deno.json" with { type: "json" };
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const RUNS = Number(Deno.args[0] ?? "30");
+const RUNS = Number(Deno.args[0] ?? "20");
 const DENO = Deno.execPath();
 const WRAPPER = [DENO, ...denoJson.tasks.wrapper.split(/\s+/).slice(1)];
-const EMPTY = `${ROOT}bench/fixtures/empty.ts`;
-const IDLE = `${ROOT}bench/fixtures/idle.ts`;
-const FILE_PLUGIN = `${ROOT}plugins/echo.ts`;
+const FIX = `${ROOT}bench/fixtures/`;
+const CA = `${ROOT}tests/fixtures/tls/`;
 
 interface Stats {
   median: number;
   min: number;
   max: number;
+  n: number;
 }
 
 function stats(values: number[]): Stats {
@@ -32,10 +33,56 @@ function stats(values: number[]): Stats {
   const median = sorted.length % 2
     ? sorted[mid]!
     : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, min: sorted[0]!, max: sorted.at(-1)! };
+  return { median, min: sorted[0]!, max: sorted.at(-1)!, n: sorted.length };
 }
 
-async function timeRun(argv: string[]): Promise<number> {
+function spawn(
+  argv: string[],
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  return new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Read `child`'s stdout until a line matches; returns the match. */
+async function waitLine(
+  lines: ReadableStreamDefaultReader<string>,
+  pattern: RegExp,
+  buffer: { text: string },
+): Promise<RegExpMatchArray> {
+  for (;;) {
+    const match = pattern.exec(buffer.text);
+    if (match) {
+      buffer.text = buffer.text.slice(match.index! + match[0].length);
+      return match;
+    }
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`stdout ended before ${pattern}`);
+    buffer.text += value;
+  }
+}
+
+function reader(child: Deno.ChildProcess) {
+  return child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+}
+
+async function finish(
+  child: Deno.ChildProcess,
+  lines?: ReadableStreamDefaultReader<string>,
+) {
+  await lines?.cancel();
+  await child.stderr.cancel().catch(() => {});
+  return await child.status;
+}
+
+// 1. Start-up -----------------------------------------------------------------
+async function wallTime(argv: string[]): Promise<number> {
   const started = performance.now();
   const { code } = await new Deno.Command(argv[0]!, {
     args: argv.slice(1),
@@ -43,103 +90,316 @@ async function timeRun(argv: string[]): Promise<number> {
     stdout: "null",
     stderr: "null",
   }).output();
-  const elapsed = performance.now() - started;
   if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}`);
-  return elapsed;
+  return performance.now() - started;
 }
 
-/** Start `argv` (whose job prints "ready"), then read its memory. */
-async function idleMemory(
-  argv: string[],
-): Promise<{ rss: number; hwm: number }> {
-  const child = new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${argv.join(" ")} ended before "ready"`);
-    text += value;
-  }
-  const { stdout } = await new Deno.Command("cat", {
-    args: [`/proc/${child.pid}/status`],
-  }).output();
-  const status = new TextDecoder().decode(stdout);
-  const kb = (field: string) =>
-    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]);
-  child.kill("SIGTERM");
-  await child.status;
-  await reader.cancel();
-  return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
-}
-
-const startup: Record<string, string[]> = {
+const STARTUP: Record<string, string[]> = {
   "true (alone)": ["true"],
-  "deno run empty.ts (Deno's floor)": [DENO, "run", EMPTY],
-  "deno task wrapper true": [DENO, "task", "--quiet", "wrapper", "true"],
+  "deno run empty.ts (Deno's floor)": [DENO, "run", `${FIX}empty.ts`],
+  "tini -s -- true": ["tini", "-s", "--", "true"],
+  "dumb-init true": ["dumb-init", "true"],
   "wrapper true": [...WRAPPER, "true"],
   "wrapper -p echo true (built-in)": [...WRAPPER, "-p", "echo", "true"],
-  "wrapper -p ./plugins/echo.ts true (file)": [
+  "wrapper -p plugins/echo.ts true (file)": [
     ...WRAPPER,
     "-p",
-    FILE_PLUGIN,
+    `${ROOT}plugins/echo.ts`,
     "true",
   ],
 };
-const idleJob = [DENO, "run", IDLE];
-const memory: Record<string, string[]> = {
-  "deno run idle.ts (Deno's floor)": idleJob,
-  "wrapper, 0 plugins": [...WRAPPER, ...idleJob],
-  "wrapper, 1 plugin": [...WRAPPER, "-p", "echo", ...idleJob],
+
+// 2. Idle memory --------------------------------------------------------------
+async function memory(argv: string[]): Promise<{ hwm: number }> {
+  const child = spawn(argv);
+  const lines = reader(child);
+  await waitLine(lines, /ready\n/, { text: "" });
+  const status = await Deno.readTextFile(`/proc/${child.pid}/status`).catch(
+    async () =>
+      new TextDecoder().decode(
+        (await new Deno.Command("cat", { args: [`/proc/${child.pid}/status`] })
+          .output()).stdout,
+      ),
+  );
+  const kb = (field: string) =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
+  child.kill("SIGTERM");
+  await finish(child, lines);
+  return { hwm: kb("VmHWM") };
+}
+
+const IDLE = [DENO, "run", `${FIX}idle.ts`];
+const MEMORY: Record<string, string[]> = {
+  "deno run idle.ts (Deno's floor)": IDLE,
+  "tini -s -- <job>": ["tini", "-s", "--", ...IDLE],
+  "dumb-init <job>": ["dumb-init", ...IDLE],
+  "wrapper, 0 plugins": [...WRAPPER, ...IDLE],
+  "wrapper, 1 plugin": [...WRAPPER, "-p", "echo", ...IDLE],
+  "wrapper, 3 plugins": [
+    ...WRAPPER,
+    "-p",
+    "echo,consul-dataplane,http",
+    ...IDLE,
+  ],
 };
 
-console.error(`bench: ${RUNS} runs per variant, interleaved`);
-const times: Record<string, number[]> = {};
-const mems: Record<string, { rss: number; hwm: number }[]> = {};
-for (let run = 0; run < RUNS; run++) {
-  for (const [name, argv] of Object.entries(startup)) {
-    (times[name] ??= []).push(await timeRun(argv));
-  }
-}
-for (let run = 0; run < Math.min(RUNS, 10); run++) {
-  for (const [name, argv] of Object.entries(memory)) {
-    (mems[name] ??= []).push(await idleMemory(argv));
-  }
+// 3. Throughput ----------------------------------------------------------------
+const SIZE_MIB = 2048;
+const DD = `dd if=/dev/zero bs=1M count=${SIZE_MIB} status=none`;
+const W = WRAPPER.join(" ");
+const SINK = "/dev/shm/wrapper-bench.out";
+const THROUGHPUT: Record<string, string> = {
+  "pipe, direct": `${DD} | cat > /dev/null`,
+  "pipe, wrapped": `${W} ${DD} | cat > /dev/null`,
+  "file, direct": `${DD} > ${SINK}`,
+  "file, wrapped": `${W} ${DD} > ${SINK}`,
+};
+
+// 4. Exit-to-quit -----------------------------------------------------------------
+async function exitToQuit(
+  wrapped: boolean,
+): Promise<{ quitMs: number; downMs: number }> {
+  const sidecar = spawn([DENO, "run", "--allow-net", `${FIX}sidecar.ts`]);
+  const lines = reader(sidecar);
+  const buffer = { text: "" };
+  const [, control, port] = await waitLine(
+    lines,
+    /ready (\d+) (\d+)\n/,
+    buffer,
+  );
+  const quitUrl = `http://127.0.0.1:${port}/quitquitquit`;
+  const job = [DENO, "run", "--allow-net", `${FIX}job_exit.ts`, control!];
+  const run = wrapped
+    ? new Deno.Command(WRAPPER[0]!, {
+      args: [...WRAPPER.slice(1), "-p", "istio-proxy", ...job],
+      cwd: ROOT,
+      env: {
+        WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL: "off",
+        WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL: quitUrl,
+      },
+      stdout: "null",
+      stderr: "null",
+    }).output()
+    // baseline: the job's own shell-less equivalent, POST right after it exits
+    : (async () => {
+      await new Deno.Command(job[0]!, { args: job.slice(1), stdout: "null" })
+        .output();
+      await (await fetch(quitUrl, { method: "POST" })).body?.cancel();
+    })();
+  const [, json] = await Promise.all([
+    run,
+    waitLine(lines, /(\{.*\})\n/, buffer),
+  ]);
+  await finish(sidecar, lines);
+  return JSON.parse(json![1]!);
 }
 
-const floorTime = stats(times["deno run empty.ts (Deno's floor)"]!).median;
-const floorRss =
-  stats(mems["deno run idle.ts (Deno's floor)"]!.map((m) => m.rss)).median;
-const fmt = (n: number) => n.toFixed(1);
-const lines = [
-  `Measured ${
-    new Date().toISOString().slice(0, 10)
-  } on ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}; ${RUNS} runs each.`,
+// 5. Signal latency ------------------------------------------------------------
+async function signalLatency(prefix: string[]): Promise<number> {
+  const child = spawn([...prefix, DENO, "run", `${FIX}job_term.ts`]);
+  const lines = reader(child);
+  const buffer = { text: "" };
+  await waitLine(lines, /ready\n/, buffer);
+  const sent = performance.timeOrigin + performance.now();
+  child.kill("SIGTERM");
+  const [, at] = await waitLine(lines, /term ([\d.]+)\n/, buffer);
+  await finish(child, lines);
+  return Number(at) - sent;
+}
+
+// 6. Plugin load ---------------------------------------------------------------------
+async function loadTime(
+  spec: string,
+  env: Record<string, string> = {},
+): Promise<number> {
+  const { stderr, code } = await new Deno.Command(WRAPPER[0]!, {
+    args: [...WRAPPER.slice(1), "--log-level=debug", "-p", spec, "true"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "null",
+  }).output();
+  const text = new TextDecoder().decode(stderr);
+  const match = /Loaded plugin .* loadMs=([\d.]+)/.exec(text);
+  if (code !== 0 || match === null) {
+    throw new Error(`load of ${spec} failed: ${text}`);
+  }
+  return Number(match[1]);
+}
+
+// ---------------------------------------------------------------------------------
+const results: Record<string, Record<string, Stats>> = {};
+const record = (
+  section: string,
+  name: string,
+  values: number[],
+) => ((results[section] ??= {})[name] = stats(values));
+
+console.error(`bench: ${RUNS} runs per variant`);
+console.error("bench: 1/6 start-up");
+const times: Record<string, number[]> = {};
+for (let run = 0; run < RUNS; run++) {
+  for (const [name, argv] of Object.entries(STARTUP)) {
+    (times[name] ??= []).push(await wallTime(argv));
+  }
+}
+for (const [name, values] of Object.entries(times)) {
+  record("startup", name, values);
+}
+
+console.error("bench: 2/6 idle memory");
+const hwm: Record<string, number[]> = {};
+for (let run = 0; run < Math.max(3, RUNS >> 1); run++) {
+  for (const [name, argv] of Object.entries(MEMORY)) {
+    (hwm[name] ??= []).push((await memory(argv)).hwm);
+  }
+}
+for (const name of Object.keys(MEMORY)) record("idlePeak", name, hwm[name]!);
+
+console.error("bench: 3/6 throughput (2 GiB each)");
+const through: Record<string, number[]> = {};
+for (let run = 0; run < Math.max(3, RUNS >> 2); run++) {
+  for (const [name, script] of Object.entries(THROUGHPUT)) {
+    (through[name] ??= []).push(await wallTime(["sh", "-c", script]));
+  }
+}
+await Deno.remove(SINK).catch(() => {});
+for (const [name, values] of Object.entries(through)) {
+  record("throughput", name, values);
+}
+
+console.error("bench: 4/6 exit-to-quit");
+const quit: Record<string, number[]> = {};
+for (let run = 0; run < RUNS; run++) {
+  for (const wrapped of [false, true]) {
+    const { quitMs, downMs } = await exitToQuit(wrapped);
+    const who = wrapped
+      ? "wrapper + istio-proxy"
+      : "baseline: a POST right after the job";
+    (quit[`${who}: job exit → quit received`] ??= []).push(quitMs);
+    (quit[`${who}: job exit → sidecar stopped`] ??= []).push(downMs);
+  }
+}
+for (const [name, values] of Object.entries(quit)) {
+  record("exitToQuit", name, values);
+}
+
+console.error("bench: 5/6 signal latency");
+const signal: Record<string, number[]> = {};
+const PREFIXES: Record<string, string[]> = {
+  "job alone": [],
+  "tini -s --": ["tini", "-s", "--"],
+  "dumb-init": ["dumb-init"],
+  "wrapper": WRAPPER,
+};
+for (let run = 0; run < RUNS; run++) {
+  for (const [name, prefix] of Object.entries(PREFIXES)) {
+    (signal[name] ??= []).push(await signalLatency(prefix));
+  }
+}
+for (const [name, values] of Object.entries(signal)) {
+  record("signal", name, values);
+}
+
+console.error("bench: 6/6 plugin load");
+const tls = {
+  cert: await Deno.readTextFile(`${CA}server.pem`),
+  key: await Deno.readTextFile(`${CA}server.key`),
+};
+const pluginText = await Deno.readFile(`${ROOT}plugins/echo.ts`);
+const site = Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  onListen() {},
+  ...tls,
+}, () => new Response(pluginText));
+const loads: Record<string, number[]> = {};
+const SPECS: Record<string, [string, Record<string, string>]> = {
+  "built-in (echo)": ["echo", {}],
+  "file (plugins/echo.ts)": [`${ROOT}plugins/echo.ts`, {}],
+  "https URL on 127.0.0.1 (test CA)": [
+    `https://localhost:${site.addr.port}/echo.ts`,
+    { DENO_CERT: `${CA}ca.pem` },
+  ],
+};
+for (let run = 0; run < RUNS; run++) {
+  for (const [name, [spec, env]] of Object.entries(SPECS)) {
+    (loads[name] ??= []).push(await loadTime(spec, env));
+  }
+}
+await site.shutdown();
+for (const [name, values] of Object.entries(loads)) {
+  record("pluginLoad", name, values);
+}
+
+// Report ------------------------------------------------------------------------------
+const f = (n: number) => n.toFixed(n < 10 ? 2 : 1);
+function table(
+  section: string,
+  unit: string,
+  baseline?: string,
+  per?: (s: Stats) => string,
+) {
+  const rows = Object.entries(results[section]!);
+  const base = baseline === undefined
+    ? undefined
+    : results[section]![baseline]!.median;
+  return [
+    `| ${section} | median ${unit} | min | max | n |${base ? " ratio |" : ""}${
+      per ? " rate |" : ""
+    }`,
+    `| --- | ---: | ---: | ---: | ---: |${base ? " ---: |" : ""}${
+      per ? " ---: |" : ""
+    }`,
+    ...rows.map(([name, s]) =>
+      `| ${name} | ${f(s.median)} | ${f(s.min)} | ${f(s.max)} | ${s.n} |${
+        base ? ` ${(s.median / base).toFixed(2)}× |` : ""
+      }${per ? ` ${per(s)} |` : ""}`
+    ),
+  ].join("\n");
+}
+const FLOOR = "deno run empty.ts (Deno's floor)";
+const IDLE_FLOOR = "deno run idle.ts (Deno's floor)";
+const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(
+  /model name\s*:\s*(.*)/,
+)?.[1];
+const header = `Measured ${
+  new Date().toISOString().slice(0, 16).replace("T", " ")
+} UTC on ${
+  cpu ?? Deno.build.target
+}, ${navigator.hardwareConcurrency} cores, Linux, Deno ${Deno.version.deno} (\`deno run\`), ${RUNS} runs per variant unless n says otherwise.`;
+const markdown = [
+  header,
   "",
-  "| start-up | median ms | min | max | × Deno floor |",
-  "| --- | ---: | ---: | ---: | ---: |",
-  ...Object.entries(times).map(([name, values]) => {
-    const s = stats(values);
-    return `| ${name} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${
-      (s.median / floorTime).toFixed(2)
-    } |`;
-  }),
+  "Start-up: wall time of the whole command; ratio to Deno's floor.",
   "",
-  "| idle memory (job waiting) | median RSS MiB | min | max | peak (VmHWM) MiB | × Deno floor |",
-  "| --- | ---: | ---: | ---: | ---: | ---: |",
-  ...Object.entries(mems).map(([name, values]) => {
-    const s = stats(values.map((m) => m.rss));
-    const hwm = stats(values.map((m) => m.hwm));
-    return `| ${name} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${
-      fmt(hwm.median)
-    } | ${(s.median / floorRss).toFixed(2)} |`;
-  }),
-];
-const markdown = lines.join("\n") + "\n";
+  table("startup", "ms", FLOOR),
+  "",
+  "Idle memory: peak resident set (VmHWM) of the wrapper (or tini, dumb-init) process, read while its job waits; ratio to Deno's floor.",
+  "",
+  table("idlePeak", "MiB", IDLE_FLOOR),
+  "",
+  `Output throughput: ${SIZE_MIB} MiB from dd through a pipe, and to a file on tmpfs; ratio to direct.`,
+  "",
+  table(
+    "throughput",
+    "ms",
+    undefined,
+    (s) => `${(SIZE_MIB / 1024 / (s.median / 1000)).toFixed(2)} GiB/s`,
+  ),
+  "",
+  "Exit-to-quit: from the job's exit to the stand-in sidecar receiving the quit, and to it having stopped, on the sidecar's clock.",
+  "",
+  table("exitToQuit", "ms"),
+  "",
+  "Signal latency: from SIGTERM sent (to the wrapper, tini, dumb-init or the job) to the job's handler running.",
+  "",
+  table("signal", "ms", "job alone"),
+  "",
+  "Plugin load: read or fetch, Worker start and module evaluation, as the wrapper logs it (loadMs).",
+  "",
+  table("pluginLoad", "ms", "built-in (echo)"),
+  "",
+].join("\n");
 console.log(markdown);
 await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
 await Deno.writeTextFile(`${ROOT}bench/results/latest.md`, markdown);
@@ -149,9 +409,8 @@ await Deno.writeTextFile(
     {
       date: new Date().toISOString(),
       runs: RUNS,
-      target: Deno.build.target,
-      times,
-      memory: mems,
+      deno: Deno.version.deno,
+      results,
     },
     null,
     2,

@@ -130,12 +130,16 @@ async function loadPlugins(
 ): Promise<LoadedPlugin[]> {
   const timeoutMs = config.hookTimeoutMs;
   const locations = config.plugins.map((spec) => resolveSpec(spec));
+  const loadMs = new Map<LoadedPlugin, number>();
   const settled = await Promise.allSettled(locations.map(async (location) => {
+    const started = performance.now();
     const source = await readPluginSource(location, {
       timeoutMs: config.fetchTimeoutMs,
       log,
     });
-    return await loadPlugin(source, { timeoutMs });
+    const plugin = await loadPlugin(source, { timeoutMs });
+    loadMs.set(plugin, Math.round((performance.now() - started) * 10) / 10);
+    return plugin;
   }));
   const loaded = settled.flatMap((s) =>
     s.status === "fulfilled" ? [s.value] : []
@@ -162,6 +166,7 @@ async function loadPlugins(
       plugin: plugin.name,
       spec: plugin.spec,
       hooks: plugin.hooks.join(","),
+      loadMs: loadMs.get(plugin),
     });
   }
   return loaded;
