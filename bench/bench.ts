@@ -6,7 +6,9 @@
  * 1. start-up   2. idle memory   3. output throughput (2 GiB)
  * 4. exit-to-quit latency   5. signal latency   6. plugin load
  *
- * Usage: deno task bench [runs]   (default 20; throughput uses runs/4, at least 3)
+ * Usage: deno task bench [runs] [section…]   (default 20 runs, all sections;
+ * throughput uses runs/4, at least 3; sections: startup idlePeak throughput
+ * exitToQuit signal pluginLoad)
  * Needs tini and dumb-init (bench/setup installs them from Debian).
  * @module
  */
@@ -15,6 +17,8 @@ import denoJson from "../deno.json" with { type: "json" };
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const RUNS = Number(Deno.args[0] ?? "20");
+const ONLY = Deno.args.slice(1);
+const wanted = (section: string) => ONLY.length === 0 || ONLY.includes(section);
 const DENO = Deno.execPath();
 const WRAPPER = [DENO, ...denoJson.tasks.wrapper.split(/\s+/).slice(1)];
 const FIX = `${ROOT}bench/fixtures/`;
@@ -235,100 +239,112 @@ const record = (
 ) => ((results[section] ??= {})[name] = stats(values));
 
 console.error(`bench: ${RUNS} runs per variant`);
-console.error("bench: 1/6 start-up");
-const times: Record<string, number[]> = {};
-for (let run = 0; run < RUNS; run++) {
-  for (const [name, argv] of Object.entries(STARTUP)) {
-    (times[name] ??= []).push(await wallTime(argv));
+if (wanted("startup")) {
+  console.error("bench: 1/6 start-up");
+  const times: Record<string, number[]> = {};
+  for (let run = 0; run < RUNS; run++) {
+    for (const [name, argv] of Object.entries(STARTUP)) {
+      (times[name] ??= []).push(await wallTime(argv));
+    }
   }
-}
-for (const [name, values] of Object.entries(times)) {
-  record("startup", name, values);
+  for (const [name, values] of Object.entries(times)) {
+    record("startup", name, values);
+  }
 }
 
-console.error("bench: 2/6 idle memory");
-const hwm: Record<string, number[]> = {};
-for (let run = 0; run < Math.max(3, RUNS >> 1); run++) {
-  for (const [name, argv] of Object.entries(MEMORY)) {
-    (hwm[name] ??= []).push((await memory(argv)).hwm);
+if (wanted("idlePeak")) {
+  console.error("bench: 2/6 idle memory");
+  const hwm: Record<string, number[]> = {};
+  for (let run = 0; run < Math.max(3, RUNS >> 1); run++) {
+    for (const [name, argv] of Object.entries(MEMORY)) {
+      (hwm[name] ??= []).push((await memory(argv)).hwm);
+    }
   }
-}
-for (const name of Object.keys(MEMORY)) record("idlePeak", name, hwm[name]!);
-
-console.error("bench: 3/6 throughput (2 GiB each)");
-const through: Record<string, number[]> = {};
-for (let run = 0; run < Math.max(3, RUNS >> 2); run++) {
-  for (const [name, script] of Object.entries(THROUGHPUT)) {
-    (through[name] ??= []).push(await wallTime(["sh", "-c", script]));
-  }
-}
-await Deno.remove(SINK).catch(() => {});
-for (const [name, values] of Object.entries(through)) {
-  record("throughput", name, values);
+  for (const name of Object.keys(MEMORY)) record("idlePeak", name, hwm[name]!);
 }
 
-console.error("bench: 4/6 exit-to-quit");
-const quit: Record<string, number[]> = {};
-for (let run = 0; run < RUNS; run++) {
-  for (const wrapped of [false, true]) {
-    const { quitMs, downMs } = await exitToQuit(wrapped);
-    const who = wrapped
-      ? "wrapper + istio-proxy"
-      : "baseline: a POST right after the job";
-    (quit[`${who}: job exit → quit received`] ??= []).push(quitMs);
-    (quit[`${who}: job exit → sidecar stopped`] ??= []).push(downMs);
+if (wanted("throughput")) {
+  console.error("bench: 3/6 throughput (2 GiB each)");
+  const through: Record<string, number[]> = {};
+  for (let run = 0; run < Math.max(3, RUNS >> 2); run++) {
+    for (const [name, script] of Object.entries(THROUGHPUT)) {
+      (through[name] ??= []).push(await wallTime(["sh", "-c", script]));
+    }
   }
-}
-for (const [name, values] of Object.entries(quit)) {
-  record("exitToQuit", name, values);
+  await Deno.remove(SINK).catch(() => {});
+  for (const [name, values] of Object.entries(through)) {
+    record("throughput", name, values);
+  }
 }
 
-console.error("bench: 5/6 signal latency");
-const signal: Record<string, number[]> = {};
-const PREFIXES: Record<string, string[]> = {
-  "job alone": [],
-  "tini -s --": ["tini", "-s", "--"],
-  "dumb-init": ["dumb-init"],
-  "wrapper": WRAPPER,
-};
-for (let run = 0; run < RUNS; run++) {
-  for (const [name, prefix] of Object.entries(PREFIXES)) {
-    (signal[name] ??= []).push(await signalLatency(prefix));
+if (wanted("exitToQuit")) {
+  console.error("bench: 4/6 exit-to-quit");
+  const quit: Record<string, number[]> = {};
+  for (let run = 0; run < RUNS; run++) {
+    for (const wrapped of [false, true]) {
+      const { quitMs, downMs } = await exitToQuit(wrapped);
+      const who = wrapped
+        ? "wrapper + istio-proxy"
+        : "baseline: a POST right after the job";
+      (quit[`${who}: job exit → quit received`] ??= []).push(quitMs);
+      (quit[`${who}: job exit → sidecar stopped`] ??= []).push(downMs);
+    }
   }
-}
-for (const [name, values] of Object.entries(signal)) {
-  record("signal", name, values);
+  for (const [name, values] of Object.entries(quit)) {
+    record("exitToQuit", name, values);
+  }
 }
 
-console.error("bench: 6/6 plugin load");
-const tls = {
-  cert: await Deno.readTextFile(`${CA}server.pem`),
-  key: await Deno.readTextFile(`${CA}server.key`),
-};
-const pluginText = await Deno.readFile(`${ROOT}plugins/echo.ts`);
-const site = Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen() {},
-  ...tls,
-}, () => new Response(pluginText));
-const loads: Record<string, number[]> = {};
-const SPECS: Record<string, [string, Record<string, string>]> = {
-  "built-in (echo)": ["echo", {}],
-  "file (plugins/echo.ts)": [`${ROOT}plugins/echo.ts`, {}],
-  "https URL on 127.0.0.1 (test CA)": [
-    `https://localhost:${site.addr.port}/echo.ts`,
-    { DENO_CERT: `${CA}ca.pem` },
-  ],
-};
-for (let run = 0; run < RUNS; run++) {
-  for (const [name, [spec, env]] of Object.entries(SPECS)) {
-    (loads[name] ??= []).push(await loadTime(spec, env));
+if (wanted("signal")) {
+  console.error("bench: 5/6 signal latency");
+  const signal: Record<string, number[]> = {};
+  const PREFIXES: Record<string, string[]> = {
+    "job alone": [],
+    "tini -s --": ["tini", "-s", "--"],
+    "dumb-init": ["dumb-init"],
+    "wrapper": WRAPPER,
+  };
+  for (let run = 0; run < RUNS; run++) {
+    for (const [name, prefix] of Object.entries(PREFIXES)) {
+      (signal[name] ??= []).push(await signalLatency(prefix));
+    }
+  }
+  for (const [name, values] of Object.entries(signal)) {
+    record("signal", name, values);
   }
 }
-await site.shutdown();
-for (const [name, values] of Object.entries(loads)) {
-  record("pluginLoad", name, values);
+
+if (wanted("pluginLoad")) {
+  console.error("bench: 6/6 plugin load");
+  const tls = {
+    cert: await Deno.readTextFile(`${CA}server.pem`),
+    key: await Deno.readTextFile(`${CA}server.key`),
+  };
+  const pluginText = await Deno.readFile(`${ROOT}plugins/echo.ts`);
+  const site = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    ...tls,
+  }, () => new Response(pluginText));
+  const loads: Record<string, number[]> = {};
+  const SPECS: Record<string, [string, Record<string, string>]> = {
+    "built-in (echo)": ["echo", {}],
+    "file (plugins/echo.ts)": [`${ROOT}plugins/echo.ts`, {}],
+    "https URL on 127.0.0.1 (test CA)": [
+      `https://localhost:${site.addr.port}/echo.ts`,
+      { DENO_CERT: `${CA}ca.pem` },
+    ],
+  };
+  for (let run = 0; run < RUNS; run++) {
+    for (const [name, [spec, env]] of Object.entries(SPECS)) {
+      (loads[name] ??= []).push(await loadTime(spec, env));
+    }
+  }
+  await site.shutdown();
+  for (const [name, values] of Object.entries(loads)) {
+    record("pluginLoad", name, values);
+  }
 }
 
 // Report ------------------------------------------------------------------------------
@@ -339,6 +355,7 @@ function table(
   baseline?: string,
   per?: (s: Stats) => string,
 ) {
+  if (results[section] === undefined) return "(not measured in this run)";
   const rows = Object.entries(results[section]!);
   const base = baseline === undefined
     ? undefined
