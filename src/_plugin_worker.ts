@@ -40,9 +40,16 @@ export function pluginWorkerMain(): void {
   });
 
   // The first fetch in a fresh isolate spends ~12 ms setting fetch up. Pay it
-  // right after loading, while the job runs, not when the job has ended and a
-  // sidecar waits for its quit. A data: URL sends nothing anywhere.
+  // while the job runs — 20 ms after it started, so an instant job pays
+  // nothing — not when it has ended and a sidecar waits for its quit.
+  // A data: URL sends nothing anywhere.
   let warm: Promise<unknown> = Promise.resolve();
+  let warmTimer: ReturnType<typeof setTimeout> | undefined;
+  const warmSoon = () => {
+    warmTimer = setTimeout(() => {
+      warm = fetch("data:,").then((r) => r.arrayBuffer()).catch(() => {});
+    }, 20);
+  };
 
   let hooks: Partial<Record<HookName, Hook>> = {};
   let owner: unknown;
@@ -241,7 +248,7 @@ export function pluginWorkerMain(): void {
     if (data.kind === "load") {
       try {
         const { name } = await load(data.url, data.fallbackName);
-        warm = fetch("data:,").then((r) => r.arrayBuffer()).catch(() => {});
+        if (hooks.beforeStart === undefined) warmSoon();
         post({
           kind: "loaded",
           name,
@@ -252,7 +259,10 @@ export function pluginWorkerMain(): void {
       }
       return;
     }
-    if (data.hook === "afterExit") await warm; // long done, in practice
+    if (data.hook === "afterExit") {
+      clearTimeout(warmTimer);
+      await warm; // long done for any job that ran more than a few ms
+    }
     const hook = hooks[data.hook];
     const { timeoutMs, sidecar } = data.context;
     const signal = AbortSignal.timeout(timeoutMs);
@@ -265,6 +275,7 @@ export function pluginWorkerMain(): void {
     try {
       if (hook !== undefined) await hook.call(owner, ctx);
       post({ kind: "done" });
+      if (data.hook === "beforeStart") warmSoon(); // the job starts now
     } catch (error) {
       post({ kind: "failed", message: describe(error) });
     }
