@@ -19,6 +19,39 @@ export const SIGNALS_CHILD = [
   `${FIXTURES}signals.ts`,
 ];
 
+/** Reads a byte stream as text, waiting for markers in it. */
+export class TextWaiter {
+  #reader: ReadableStreamDefaultReader<string>;
+  #text = "";
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /** Everything read so far. */
+  get text(): string {
+    return this.#text;
+  }
+
+  /** Resolves once `needle` has appeared; throws if the stream ends first. */
+  async until(needle: string | RegExp): Promise<void> {
+    const found = () =>
+      typeof needle === "string"
+        ? this.#text.includes(needle)
+        : needle.test(this.#text);
+    while (!found()) {
+      const { value, done } = await this.#reader.read();
+      if (done) throw new Error(`ended before "${needle}": ${this.#text}`);
+      this.#text += value;
+    }
+  }
+
+  /** Stop reading. */
+  cancel(): Promise<void> {
+    return this.#reader.cancel();
+  }
+}
+
 /** Options of `wrapper` and `spawnWrapper`. */
 export interface WrapperOptions {
   /** Extra environment variables (the rest is inherited, minus WRAPPER_*). */

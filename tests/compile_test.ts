@@ -10,6 +10,7 @@ import {
   istioEnv,
   ROOT,
   TestServer,
+  TextWaiter,
 } from "./_helpers.ts";
 
 const DENORT_BIN = Deno.env.get("DENORT_BIN");
@@ -98,14 +99,10 @@ Deno.test({
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let text = "";
-    while (!text.includes("ready")) text += (await reader.read()).value ?? "";
+    const stdout = new TextWaiter(child.stdout);
+    await stdout.until("ready");
     child.kill("SIGUSR1");
-    while (!text.includes("got SIGUSR1")) {
-      text += (await reader.read()).value ?? "";
-    }
+    await stdout.until("got SIGUSR1");
     const inspector = await fetch("http://127.0.0.1:9229/json/list").then(
       (r) => r.text(),
       (e: Error) => `refused: ${e.message}`,
@@ -113,7 +110,7 @@ Deno.test({
     match(inspector, /^refused/);
     child.kill("SIGTERM");
     equal((await child.status).code, 0);
-    await reader.cancel();
+    await stdout.cancel();
     await child.stderr.cancel();
   },
 });

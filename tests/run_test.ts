@@ -8,6 +8,7 @@ import {
   ROOT,
   RunningWrapper,
   SIGNALS_CHILD,
+  TextWaiter,
   wrapper,
   WRAPPER_ARGS,
 } from "./_helpers.ts";
@@ -184,26 +185,19 @@ Deno.test({
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("ready")) text += (await lines.read()).value ?? "";
+    const stdout = new TextWaiter(child.stdout);
+    const stderr = new TextWaiter(child.stderr);
+    await stdout.until("ready");
     child.kill("SIGUSR1");
-    while (!text.includes("got SIGUSR1")) {
-      text += (await lines.read()).value ?? "";
-    }
-    const stderr = child.stderr.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let err = "";
-    while (!/Debugger listening|Failed to start inspector/.test(err)) {
-      err += (await stderr.read()).value ?? "";
-    }
+    await stdout.until("got SIGUSR1");
+    await stderr.until(/Debugger listening|Failed to start inspector/);
     child.kill("SIGTERM");
     await child.status;
-    await lines.cancel();
+    await stdout.cancel();
     await stderr.cancel();
     // Either it opened (the hazard), or a wrapper from another test holds the port.
     match(
-      err,
+      stderr.text,
       /Debugger listening on ws:\/\/127\.0\.0\.1:9229|Failed to start inspector/,
     );
   },
@@ -228,21 +222,17 @@ Deno.test({
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let text = "";
-    while (!text.includes("ready")) text += (await reader.read()).value ?? "";
+    const stdout = new TextWaiter(child.stdout);
+    await stdout.until("ready");
     // The wrapper is unshare's only child, and PID 1 in its namespace.
     const children = await readProc(`${child.pid}/task/${child.pid}/children`);
     const pid = Number(children.trim().split(" ")[0]);
     const status = await readProc(`${pid}/status`);
     match(status, /NSpid:\s+\d+\s+1\n/);
     Deno.kill(pid, "SIGTERM");
-    while (!text.includes("got SIGTERM")) {
-      text += (await reader.read()).value ?? "";
-    }
+    await stdout.until("got SIGTERM");
     const { code } = await child.status;
-    await reader.cancel();
+    await stdout.cancel();
     const stderr = await new Response(child.stderr).text();
     equal(code, 0, stderr);
   },
