@@ -256,11 +256,15 @@ export class LoadedPlugin {
     }
   }
 
-  /** End the Worker. A busy-looping one keeps its thread until `Deno.exit`. */
-  close(): void {
+  /**
+   * End the Worker; a request under way ends as "crashed" with `reason`.
+   * A busy-looping Worker keeps its thread until `Deno.exit`.
+   */
+  close(reason = "worker closed"): void {
     if (this.#dead) return;
     this.#dead = true;
     this.#worker?.terminate();
+    this.#settle?.({ kind: "crashed", message: reason });
   }
 
   #receive(message: WorkerMessage): void {

@@ -39,6 +39,7 @@ export interface SignalTarget {
 export class SignalRelay {
   #target: SignalTarget | undefined;
   #stopSignal: Deno.Signal | undefined;
+  #stop = Promise.withResolvers<Deno.Signal>();
   #onSignal: (signal: Deno.Signal, forwarded: boolean) => void = () => {};
 
   /** Called with each signal received, after forwarding it (or not). */
@@ -49,6 +50,11 @@ export class SignalRelay {
   /** The first stop signal received while no target was attached. */
   get stopSignal(): Deno.Signal | undefined {
     return this.#stopSignal;
+  }
+
+  /** Resolves with that signal when it arrives (never, if it does not). */
+  get stopped(): Promise<Deno.Signal> {
+    return this.#stop.promise;
   }
 
   /** Start forwarding to `target`. */
@@ -65,7 +71,10 @@ export class SignalRelay {
   receive(signal: Deno.Signal): void {
     const target = this.#target;
     if (target === undefined) {
-      if (STOP_SIGNALS.includes(signal)) this.#stopSignal ??= signal;
+      if (STOP_SIGNALS.includes(signal) && this.#stopSignal === undefined) {
+        this.#stopSignal = signal;
+        this.#stop.resolve(signal);
+      }
       this.#onSignal(signal, false);
       return;
     }

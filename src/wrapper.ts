@@ -66,12 +66,15 @@ export async function runWrapper(
     // Whatever happens from here, afterExit hooks run: a sidecar left running
     // would keep the pod from completing.
     let result: ChildResult;
-    const before = await runHooks(
-      plugins,
-      hookContext("beforeStart"),
-      env,
-      log,
-    );
+    // A stop signal (pod deletion) does not wait for a readiness wait to end:
+    // the busy Workers are ended, and afterExit gets fresh ones.
+    const before = await Promise.race([
+      runHooks(plugins, hookContext("beforeStart"), env, log),
+      signals.stopped.then((signal) => {
+        for (const plugin of plugins) plugin.close(`interrupted by ${signal}`);
+        return [];
+      }),
+    ]);
     const notReady = before.some((ok) => !ok);
     if (notReady && config.readyPolicy === "fail") {
       log.error(

@@ -364,7 +364,7 @@ Deno.test("a failing beforeStart hook with WRAPPER_READY_POLICY=fail: 125, after
 
 Deno.test({
   name:
-    "SIGTERM before the command starts: not started, 143, sidecar told to quit",
+    "SIGTERM during a readiness wait: no more waiting, not started, 143, sidecar told to quit",
   ignore: Deno.build.os !== "linux",
   fn: async () => {
     let release!: () => void;
@@ -390,14 +390,19 @@ Deno.test({
     });
     await gate.received(1); // beforeStart is running
     run.process.kill("SIGTERM");
-    await run.waitForStderr(/Received signal signal=SIGTERM/); // handled
-    release();
+    // The readiness wait is still blocked on the gate: the wrapper must not
+    // wait for it (a kubelet would SIGKILL it after its grace period).
     const status = await run.process.status;
+    release();
     equal(status.code, 143);
     const stderr = await run.stderr;
     match(
       stderr,
       /Not starting the command: stopped by signal signal=SIGTERM code=143/,
+    );
+    match(
+      stderr,
+      /Hook failed plugin=gate hook=beforeStart error="interrupted by SIGTERM"/,
     );
     ok(!(await run.lines.next()).value?.includes("started"));
     deepStrictEqual(quits(sidecar), ["POST /quitquitquit"]);
