@@ -284,8 +284,7 @@ export class LoadedPlugin {
 
   #fail(reply: { kind: "crashed"; message: string }): void {
     if (this.#settle !== undefined) {
-      this.close();
-      this.#settle(reply);
+      this.close(reply.message); // settles the request under way with it
     } else {
       this.#log.warn("Plugin error outside a hook", { error: reply.message });
     }
