@@ -12,7 +12,13 @@ import { parseConfig } from "./src/config.ts";
 import { UsageError } from "./src/errors.ts";
 import { EXIT_SOFTWARE } from "./src/exit_codes.ts";
 import { helpText, VERSION } from "./src/help.ts";
-import { setupLogging, wrapperLogger, writeStderrLine } from "./src/log.ts";
+import {
+  flushLogs,
+  preloadLogging,
+  setupLogging,
+  wrapperLogger,
+  writeStderrLine,
+} from "./src/log.ts";
 import { runWrapper } from "./src/wrapper.ts";
 
 /** Run the wrapper with these arguments and environment; returns the exit code. */
@@ -32,8 +38,18 @@ export async function main(
       return 0;
     }
     setupLogging(config.logLevel, config.logFormat); // 2. stderr logger
-    return await runWrapper(config, { env, signals, log: wrapperLogger() }); // 3-6.
+    if (config.hooks && config.plugins.length > 0) preloadLogging();
+    const code = await runWrapper(config, {
+      env,
+      signals,
+      log: wrapperLogger(),
+    }); // 3-6.
+    await flushLogs().catch((error) =>
+      writeStderrLine(`wrapper: cannot write log lines: ${error}`)
+    );
+    return code;
   } catch (error) {
+    await flushLogs().catch(() => {});
     if (error instanceof UsageError) {
       writeStderrLine(`wrapper: ${error.message} (see "wrapper --help")`);
       return error.exitCode;

@@ -1,22 +1,42 @@
 /**
- * Logging: LogTape to stderr only, written synchronously so no line is lost
- * at `Deno.exit`. The only module that configures logging.
+ * Logging: LogTape to stderr only, written synchronously so no line is lost.
+ * The only module that configures logging.
+ *
+ * Importing an npm package costs ~17 ms of start-up, and a wrapper without
+ * plugins usually logs nothing; so LogTape is imported only when a line passes
+ * the level filter, or in the background as soon as plugins are configured
+ * (`preloadLogging`, overlapping their Workers' start-up). Lines logged before
+ * it arrives are queued, in order; `flushLogs()` writes them before exit.
  * @module
  */
-import {
-  configureSync,
-  getJsonLinesFormatter,
-  getLogger,
-  type Logger,
-  type LogRecord,
-  type Sink,
-} from "npm:@logtape/logtape@2.4.2"; // full specifier: `deno run <url>` has no import map
+import type { LogRecord, Sink } from "npm:@logtape/logtape@2.4.2";
 import type { LogFormat, LogLevelSetting } from "./config.ts";
 
-export type { Logger };
+type LogTape = typeof import("npm:@logtape/logtape@2.4.2"); // full specifier: `deno run <url>` has no import map
 
 /** Root category of every wrapper log line; plugins log below it. */
 export const ROOT_CATEGORY = "wrapper";
+
+/** What library code logs with: a message and properties. */
+export interface Logger {
+  /** Troubleshooting detail. */
+  debug(message: string, properties?: Record<string, unknown>): void;
+  /** A lifecycle event. */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** Something went wrong; the job is unaffected. */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** Something failed. */
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+type Level = keyof Logger;
+const RANK: Record<Level | "off", number> = {
+  debug: 0,
+  info: 1,
+  warn: 2,
+  error: 3,
+  off: 4,
+};
 
 const SHORT_LEVEL: Record<string, string> = {
   trace: "trace",
@@ -27,33 +47,82 @@ const SHORT_LEVEL: Record<string, string> = {
   fatal: "fatal",
 };
 
+let lowest: Level | "off" = "info";
+let format: LogFormat = "text";
+let logtape: LogTape | undefined;
+let loading: Promise<void> | undefined;
+const queue: Array<[string[], Level, string, Record<string, unknown>]> = [];
+
+/** Set level and format; nothing is imported yet. */
+export function setupLogging(
+  level: LogLevelSetting,
+  lineFormat: LogFormat,
+): void {
+  lowest = level === "warning" ? "warn" : level;
+  format = lineFormat;
+}
+
+/** Start importing LogTape now, in the background (unless logging is off). */
+export function preloadLogging(): void {
+  if (lowest !== "off") loading ??= load();
+}
+
+/** Resolves once every line logged so far is written. */
+export async function flushLogs(): Promise<void> {
+  if (queue.length > 0) loading ??= load();
+  await loading;
+}
+
+async function load(): Promise<void> {
+  const module: LogTape = await import("npm:@logtape/logtape@2.4.2");
+  module.configureSync({
+    reset: true,
+    sinks: {
+      stderr: stderrSink(
+        format === "json"
+          ? module.getJsonLinesFormatter({ categorySeparator: "." })
+          : formatText,
+      ),
+    },
+    loggers: [
+      { category: [ROOT_CATEGORY], lowestLevel: "debug", sinks: ["stderr"] },
+      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
+    ],
+  });
+  logtape = module;
+  for (const [category, level, message, properties] of queue.splice(0)) {
+    module.getLogger(category)[level](message, properties);
+  }
+}
+
+function logger(category: string[]): Logger {
+  const write =
+    (level: Level) =>
+    (message: string, properties: Record<string, unknown> = {}) => {
+      if (RANK[level] < RANK[lowest]) return;
+      if (logtape !== undefined) {
+        logtape.getLogger(category)[level](message, properties);
+        return;
+      }
+      queue.push([category, level, message, properties]);
+      loading ??= load();
+    };
+  return {
+    debug: write("debug"),
+    info: write("info"),
+    warn: write("warn"),
+    error: write("error"),
+  };
+}
+
 /** Logger for the wrapper itself. */
 export function wrapperLogger(): Logger {
-  return getLogger([ROOT_CATEGORY]);
+  return logger([ROOT_CATEGORY]);
 }
 
 /** Logger whose lines name the plugin as their source. */
 export function pluginLogger(name: string): Logger {
-  return getLogger([ROOT_CATEGORY, "plugin", name]);
-}
-
-/** Configure LogTape once: level, format, stderr. */
-export function setupLogging(level: LogLevelSetting, format: LogFormat): void {
-  const formatter = format === "json"
-    ? getJsonLinesFormatter({ categorySeparator: "." })
-    : formatText;
-  configureSync({
-    reset: true,
-    sinks: { stderr: stderrSink(formatter) },
-    loggers: [
-      {
-        category: [ROOT_CATEGORY],
-        lowestLevel: level === "off" ? "fatal" : level,
-        sinks: level === "off" ? [] : ["stderr"],
-      },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
-    ],
-  });
+  return logger([ROOT_CATEGORY, "plugin", name]);
 }
 
 /** `[info istio-proxy] Requested sidecar shutdown status=200` */
