@@ -114,22 +114,20 @@ const STARTUP: Record<string, string[]> = {
 };
 
 // 2. Idle memory --------------------------------------------------------------
-async function memory(argv: string[]): Promise<{ hwm: number }> {
+async function peakMemory(argv: string[]): Promise<number> {
   const child = spawn(argv);
   const lines = reader(child);
   await waitLine(lines, /ready\n/, { text: "" });
-  const status = await Deno.readTextFile(`/proc/${child.pid}/status`).catch(
-    async () =>
-      new TextDecoder().decode(
-        (await new Deno.Command("cat", { args: [`/proc/${child.pid}/status`] })
-          .output()).stdout,
-      ),
+  // Deno asks for --allow-all to read /proc; cat needs only --allow-run.
+  const { stdout } = await new Deno.Command("cat", {
+    args: [`/proc/${child.pid}/status`],
+  }).output();
+  const kb = Number(
+    /VmHWM:\s+(\d+) kB/.exec(new TextDecoder().decode(stdout))![1],
   );
-  const kb = (field: string) =>
-    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
   child.kill("SIGTERM");
   await finish(child, lines);
-  return { hwm: kb("VmHWM") };
+  return kb / 1024;
 }
 
 const IDLE = [DENO, "run", `${FIX}idle.ts`];
@@ -238,43 +236,44 @@ const record = (
   values: number[],
 ) => ((results[section] ??= {})[name] = stats(values));
 
+/** Measure every variant `runs` times, interleaved, and record the medians. */
+async function interleave<T>(
+  section: string,
+  runs: number,
+  variants: Record<string, T>,
+  measure: (variant: T) => Promise<number>,
+): Promise<void> {
+  const values: Record<string, number[]> = {};
+  for (let run = 0; run < runs; run++) {
+    for (const [name, variant] of Object.entries(variants)) {
+      (values[name] ??= []).push(await measure(variant));
+    }
+  }
+  for (const [name, list] of Object.entries(values)) {
+    record(section, name, list);
+  }
+}
+
 console.error(`bench: ${RUNS} runs per variant`);
 if (wanted("startup")) {
   console.error("bench: 1/6 start-up");
-  const times: Record<string, number[]> = {};
-  for (let run = 0; run < RUNS; run++) {
-    for (const [name, argv] of Object.entries(STARTUP)) {
-      (times[name] ??= []).push(await wallTime(argv));
-    }
-  }
-  for (const [name, values] of Object.entries(times)) {
-    record("startup", name, values);
-  }
+  await interleave("startup", RUNS, STARTUP, wallTime);
 }
 
 if (wanted("idlePeak")) {
   console.error("bench: 2/6 idle memory");
-  const hwm: Record<string, number[]> = {};
-  for (let run = 0; run < Math.max(3, RUNS >> 1); run++) {
-    for (const [name, argv] of Object.entries(MEMORY)) {
-      (hwm[name] ??= []).push((await memory(argv)).hwm);
-    }
-  }
-  for (const name of Object.keys(MEMORY)) record("idlePeak", name, hwm[name]!);
+  await interleave("idlePeak", Math.max(3, RUNS >> 1), MEMORY, peakMemory);
 }
 
 if (wanted("throughput")) {
   console.error("bench: 3/6 throughput (2 GiB each)");
-  const through: Record<string, number[]> = {};
-  for (let run = 0; run < Math.max(3, RUNS >> 2); run++) {
-    for (const [name, script] of Object.entries(THROUGHPUT)) {
-      (through[name] ??= []).push(await wallTime(["sh", "-c", script]));
-    }
-  }
+  await interleave(
+    "throughput",
+    Math.max(3, RUNS >> 2),
+    THROUGHPUT,
+    (script) => wallTime(["sh", "-c", script]),
+  );
   await Deno.remove(SINK).catch(() => {});
-  for (const [name, values] of Object.entries(through)) {
-    record("throughput", name, values);
-  }
 }
 
 if (wanted("exitToQuit")) {
@@ -297,21 +296,13 @@ if (wanted("exitToQuit")) {
 
 if (wanted("signal")) {
   console.error("bench: 5/6 signal latency");
-  const signal: Record<string, number[]> = {};
   const PREFIXES: Record<string, string[]> = {
     "job alone": [],
     "tini -s --": ["tini", "-s", "--"],
     "dumb-init": ["dumb-init"],
     "wrapper": WRAPPER,
   };
-  for (let run = 0; run < RUNS; run++) {
-    for (const [name, prefix] of Object.entries(PREFIXES)) {
-      (signal[name] ??= []).push(await signalLatency(prefix));
-    }
-  }
-  for (const [name, values] of Object.entries(signal)) {
-    record("signal", name, values);
-  }
+  await interleave("signal", RUNS, PREFIXES, signalLatency);
 }
 
 if (wanted("pluginLoad")) {
@@ -327,7 +318,6 @@ if (wanted("pluginLoad")) {
     onListen() {},
     ...tls,
   }, () => new Response(pluginText));
-  const loads: Record<string, number[]> = {};
   const SPECS: Record<string, [string, Record<string, string>]> = {
     "built-in (echo)": ["echo", {}],
     "file (plugins/echo.ts)": [`${ROOT}plugins/echo.ts`, {}],
@@ -336,15 +326,13 @@ if (wanted("pluginLoad")) {
       { DENO_CERT: `${CA}ca.pem` },
     ],
   };
-  for (let run = 0; run < RUNS; run++) {
-    for (const [name, [spec, env]] of Object.entries(SPECS)) {
-      (loads[name] ??= []).push(await loadTime(spec, env));
-    }
-  }
+  await interleave(
+    "pluginLoad",
+    RUNS,
+    SPECS,
+    ([spec, env]) => loadTime(spec, env),
+  );
   await site.shutdown();
-  for (const [name, values] of Object.entries(loads)) {
-    record("pluginLoad", name, values);
-  }
 }
 
 // Report ------------------------------------------------------------------------------
