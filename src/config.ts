@@ -138,6 +138,10 @@ export function parseConfig(
 
   const fromEnv = (key: keyof typeof ENV_VARS) =>
     flags[key] ?? emptyToUndefined(env[ENV_VARS[key]]);
+  const duration = (key: keyof typeof ENV_VARS, fallbackMs: number) =>
+    parseDuration(fromEnv(key), fallbackMs, ENV_VARS[key]);
+  const onOff = (key: keyof typeof ENV_VARS, fallback: boolean) =>
+    parseSwitch(fromEnv(key), fallback, ENV_VARS[key]);
   const plugins = [...flagPlugins];
   const envPath = env[ENV_VARS.pluginPath];
   if (envPath !== undefined && envPath.trim() !== "") {
@@ -149,53 +153,25 @@ export function parseConfig(
     action,
     command,
     plugins,
-    hookTimeoutMs: parseDuration(
-      fromEnv("pluginTimeout"),
-      DEFAULTS.hookTimeoutMs,
-      ENV_VARS.pluginTimeout,
-    ),
+    hookTimeoutMs: duration("pluginTimeout", DEFAULTS.hookTimeoutMs),
     logLevel: parseChoice(fromEnv("logLevel") ?? "info", LEVELS, "log level"),
     logFormat: parseChoice(
       fromEnv("logFormat") ?? "text",
       { text: "text", json: "json" } as const,
       "log format",
     ),
-    hooks: parseSwitch(fromEnv("hooks"), true, ENV_VARS.hooks),
-    readyTimeoutMs: parseDuration(
-      fromEnv("readyTimeout"),
-      DEFAULTS.readyTimeoutMs,
-      ENV_VARS.readyTimeout,
-    ),
+    hooks: onOff("hooks", true),
+    readyTimeoutMs: duration("readyTimeout", DEFAULTS.readyTimeoutMs),
     readyPolicy: parseChoice(
       fromEnv("readyPolicy") ?? "start",
       { fail: "fail", start: "start" } as const,
       ENV_VARS.readyPolicy,
     ),
-    absentAfterMs: parseDuration(
-      fromEnv("absentAfter"),
-      DEFAULTS.absentAfterMs,
-      ENV_VARS.absentAfter,
-    ),
-    verifyTimeoutMs: parseDuration(
-      fromEnv("verifyTimeout"),
-      DEFAULTS.verifyTimeoutMs,
-      ENV_VARS.verifyTimeout,
-    ),
-    quitOnFailure: parseSwitch(
-      fromEnv("quitOnFailure"),
-      true,
-      ENV_VARS.quitOnFailure,
-    ),
-    nativeSidecars: parseSwitch(
-      fromEnv("nativeSidecars"),
-      false,
-      ENV_VARS.nativeSidecars,
-    ),
-    fetchTimeoutMs: parseDuration(
-      fromEnv("fetchTimeout"),
-      DEFAULTS.fetchTimeoutMs,
-      ENV_VARS.fetchTimeout,
-    ),
+    absentAfterMs: duration("absentAfter", DEFAULTS.absentAfterMs),
+    verifyTimeoutMs: duration("verifyTimeout", DEFAULTS.verifyTimeoutMs),
+    quitOnFailure: onOff("quitOnFailure", true),
+    nativeSidecars: onOff("nativeSidecars", false),
+    fetchTimeoutMs: duration("fetchTimeout", DEFAULTS.fetchTimeoutMs),
   };
 }
 
