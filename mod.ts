@@ -3,7 +3,8 @@
  * `definePlugin` helper.
  *
  * A plugin is one self-contained ES module that the wrapper runs in its own
- * Worker, allowed network access to localhost, 127.0.0.1 and [::1] only. It
+ * Worker, allowed network access to localhost, 127.0.0.1 and [::1] only (the
+ * built-ins, named by name, run in-process under the same loopback rule). It
  * can have no runtime imports (it is loaded from a `blob:` URL), so it
  * imports from here with `import type` only, which is erased:
  *
@@ -72,16 +73,17 @@ export interface HookContext {
    * Wait until `url` answers with an expected status (GET, 200 by default),
    * polling with backoff until `signal` aborts. Throws when the sidecar stays
    * absent (connection refused for `sidecar.absentAfterMs` with no answer) or
-   * is not ready by the deadline. Returns at once when `url` is `""` or
-   * `"off"`, or with native sidecars.
+   * is not ready by the deadline, or when `url`'s host is not localhost,
+   * 127.0.0.1 or [::1]. Returns at once when `url` is `""` or `"off"`, or
+   * with native sidecars.
    */
   waitReady(url: string, options?: ReadyOptions): Promise<void>;
   /**
    * Ask a sidecar to quit (POST, 200 by default), retrying transient errors
    * (network errors, 429, 5xx) up to 3 times, then check that its port closes
    * within `sidecar.verifyTimeoutMs`. Nothing listening is normal: one info
-   * line. Throws when the quit is refused or the sidecar keeps running.
-   * Returns at once when `url` is `""` or `"off"`, or with native sidecars.
+   * line. Throws when the quit is refused, the sidecar keeps running, or
+   * `url`'s host is not loopback (as for `waitReady`). Returns at once when `url` is `""` or `"off"`, or with native sidecars.
    */
   quit(url: string, options?: QuitOptions): Promise<void>;
 }

@@ -7,7 +7,7 @@
  * 4. exit-to-quit latency   5. signal latency   6. plugin load
  *
  * Usage: deno task bench [runs] [section…]   (default 20 runs, all sections;
- * throughput uses runs/4, at least 3; sections: startup idlePeak throughput
+ * idle memory and throughput use runs/2, at least 3; sections: startup idlePeak throughput
  * exitToQuit signal pluginLoad)
  * Needs tini and dumb-init (bench/setup installs them from Debian).
  * @module
@@ -86,11 +86,14 @@ async function finish(
 }
 
 // 1. Start-up -----------------------------------------------------------------
-async function wallTime(argv: string[]): Promise<number> {
+type Variant = [argv: string[], env?: Record<string, string>];
+
+async function wallTime([argv, env = {}]: Variant): Promise<number> {
   const started = performance.now();
   const { code } = await new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     cwd: ROOT,
+    env,
     stdout: "null",
     stderr: "null",
   }).output();
@@ -98,24 +101,32 @@ async function wallTime(argv: string[]): Promise<number> {
   return performance.now() - started;
 }
 
-const STARTUP: Record<string, string[]> = {
-  "true (alone)": ["true"],
-  "deno run empty.ts (Deno's floor)": [DENO, "run", `${FIX}empty.ts`],
-  "tini -s -- true": ["tini", "-s", "--", "true"],
-  "dumb-init true": ["dumb-init", "true"],
-  "wrapper true": [...WRAPPER, "true"],
-  "wrapper -p echo true (built-in)": [...WRAPPER, "-p", "echo", "true"],
-  "wrapper -p plugins/echo.ts true (file)": [
-    ...WRAPPER,
-    "-p",
-    `${ROOT}plugins/echo.ts`,
-    "true",
+const QUIET = { WRAPPER_LOG_LEVEL: "off" };
+const STARTUP: Record<string, Variant> = {
+  "true (alone)": [["true"]],
+  "deno run empty.ts (Deno's floor)": [[DENO, "run", `${FIX}empty.ts`]],
+  "deno run spawn_true.ts (Deno running true)": [
+    [DENO, "run", "--allow-run", `${FIX}spawn_true.ts`],
+  ],
+  "deno run logtape.ts (Deno loading LogTape)": [
+    [DENO, "run", `${FIX}logtape.ts`],
+  ],
+  "tini -s -- true": [["tini", "-s", "--", "true"]],
+  "dumb-init true": [["dumb-init", "true"]],
+  "wrapper true": [[...WRAPPER, "true"]],
+  "wrapper -p echo true (built-in)": [[...WRAPPER, "-p", "echo", "true"]],
+  "wrapper -p echo true, logging off": [
+    [...WRAPPER, "-p", "echo", "true"],
+    QUIET,
+  ],
+  "wrapper -p plugins/echo.ts true (file: Worker)": [
+    [...WRAPPER, "-p", `${ROOT}plugins/echo.ts`, "true"],
   ],
 };
 
 // 2. Idle memory --------------------------------------------------------------
-async function peakMemory(argv: string[]): Promise<number> {
-  const child = spawn(argv);
+async function peakMemory([argv, env]: Variant): Promise<number> {
+  const child = spawn(argv, env);
   const lines = reader(child);
   await waitLine(lines, /ready\n/, { text: "" });
   // Deno asks for --allow-all to read /proc; cat needs only --allow-run.
@@ -131,17 +142,22 @@ async function peakMemory(argv: string[]): Promise<number> {
 }
 
 const IDLE = [DENO, "run", `${FIX}idle.ts`];
-const MEMORY: Record<string, string[]> = {
-  "deno run idle.ts (Deno's floor)": IDLE,
-  "tini -s -- <job>": ["tini", "-s", "--", ...IDLE],
-  "dumb-init <job>": ["dumb-init", ...IDLE],
-  "wrapper, 0 plugins": [...WRAPPER, ...IDLE],
-  "wrapper, 1 plugin": [...WRAPPER, "-p", "echo", ...IDLE],
-  "wrapper, 3 plugins": [
-    ...WRAPPER,
-    "-p",
-    "echo,consul-dataplane,http",
-    ...IDLE,
+const MEMORY: Record<string, Variant> = {
+  "deno run idle.ts (Deno's floor)": [IDLE],
+  "deno run idle.ts, LogTape loaded": [[...IDLE, "logtape"]],
+  "tini -s -- <job>": [["tini", "-s", "--", ...IDLE]],
+  "dumb-init <job>": [["dumb-init", ...IDLE]],
+  "wrapper, 0 plugins": [[...WRAPPER, ...IDLE]],
+  "wrapper, 1 built-in": [[...WRAPPER, "-p", "echo", ...IDLE]],
+  "wrapper, 1 built-in, logging off": [
+    [...WRAPPER, "-p", "echo", ...IDLE],
+    QUIET,
+  ],
+  "wrapper, 3 built-ins": [
+    [...WRAPPER, "-p", "echo,consul-dataplane,http", ...IDLE],
+  ],
+  "wrapper, 1 file plugin (Worker)": [
+    [...WRAPPER, "-p", `${ROOT}plugins/echo.ts`, ...IDLE],
   ],
 };
 
@@ -150,16 +166,22 @@ const SIZE_MIB = 2048;
 const DD = `dd if=/dev/zero bs=1M count=${SIZE_MIB} status=none`;
 const W = WRAPPER.join(" ");
 const SINK = "/dev/shm/wrapper-bench.out";
+// tini (C, no per-byte path either) is the control: it shows the noise. The
+// file is written once beforehand and then overwritten in place (`1<>`, no
+// truncation): allocating 2 GiB of tmpfs pages anew varied 0.7–3 s per run.
 const THROUGHPUT: Record<string, string> = {
   "pipe, direct": `${DD} | cat > /dev/null`,
+  "pipe, tini -s --": `tini -s -- ${DD} | cat > /dev/null`,
   "pipe, wrapped": `${W} ${DD} | cat > /dev/null`,
-  "file, direct": `${DD} > ${SINK}`,
-  "file, wrapped": `${W} ${DD} > ${SINK}`,
+  "file, direct": `${DD} 1<> ${SINK}`,
+  "file, tini -s --": `tini -s -- ${DD} 1<> ${SINK}`,
+  "file, wrapped": `${W} ${DD} 1<> ${SINK}`,
 };
 
 // 4. Exit-to-quit -----------------------------------------------------------------
+/** `plugin`: the istio-proxy spec the wrapper loads; undefined: baseline. */
 async function exitToQuit(
-  wrapped: boolean,
+  plugin: string | undefined,
 ): Promise<{ quitMs: number; downMs: number }> {
   const sidecar = spawn([DENO, "run", "--allow-net", `${FIX}sidecar.ts`]);
   const lines = reader(sidecar);
@@ -171,9 +193,9 @@ async function exitToQuit(
   );
   const quitUrl = `http://127.0.0.1:${port}/quitquitquit`;
   const job = [DENO, "run", "--allow-net", `${FIX}job_exit.ts`, control!];
-  const run = wrapped
+  const run = plugin !== undefined
     ? new Deno.Command(WRAPPER[0]!, {
-      args: [...WRAPPER.slice(1), "-p", "istio-proxy", ...job],
+      args: [...WRAPPER.slice(1), "-p", plugin, ...job],
       cwd: ROOT,
       env: {
         WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL: "off",
@@ -267,11 +289,12 @@ if (wanted("idlePeak")) {
 
 if (wanted("throughput")) {
   console.error("bench: 3/6 throughput (2 GiB each)");
+  await wallTime([["sh", "-c", `${DD} > ${SINK}`]]);
   await interleave(
     "throughput",
-    Math.max(3, RUNS >> 2),
+    Math.max(3, RUNS >> 1),
     THROUGHPUT,
-    (script) => wallTime(["sh", "-c", script]),
+    (script) => wallTime([["sh", "-c", script]]),
   );
   await Deno.remove(SINK).catch(() => {});
 }
@@ -279,12 +302,15 @@ if (wanted("throughput")) {
 if (wanted("exitToQuit")) {
   console.error("bench: 4/6 exit-to-quit");
   const quit: Record<string, number[]> = {};
+  const WHO: Record<string, string | undefined> = {
+    "baseline: a POST right after the job": undefined,
+    "wrapper + istio-proxy (built-in)": "istio-proxy",
+    "wrapper + plugins/istio_proxy.ts (Worker)":
+      `${ROOT}plugins/istio_proxy.ts`,
+  };
   for (let run = 0; run < RUNS; run++) {
-    for (const wrapped of [false, true]) {
-      const { quitMs, downMs } = await exitToQuit(wrapped);
-      const who = wrapped
-        ? "wrapper + istio-proxy"
-        : "baseline: a POST right after the job";
+    for (const [who, plugin] of Object.entries(WHO)) {
+      const { quitMs, downMs } = await exitToQuit(plugin);
       (quit[`${who}: job exit → quit received`] ??= []).push(quitMs);
       (quit[`${who}: job exit → sidecar stopped`] ??= []).push(downMs);
     }
@@ -375,15 +401,15 @@ const header = `Measured ${
 const markdown = [
   header,
   "",
-  "Start-up: wall time of the whole command; ratio to Deno's floor.",
+  "Start-up: wall time of the whole command; ratio to Deno's floor. Two more baselines show what any Deno wrapper pays: running a child, and loading LogTape (the required logging library, from npm).",
   "",
   table("startup", "ms", FLOOR),
   "",
-  "Idle memory: peak resident set (VmHWM) of the wrapper (or tini, dumb-init) process, read while its job waits; ratio to Deno's floor.",
+  'Idle memory: peak resident set (VmHWM) of the wrapper (or tini, dumb-init) process, read while its job waits; ratio to Deno\'s floor. A plugin that logs loads LogTape; "logging off" shows the plugin without it.',
   "",
   table("idlePeak", "MiB", IDLE_FLOOR),
   "",
-  `Output throughput: ${SIZE_MIB} MiB from dd through a pipe, and to a file on tmpfs; ratio to direct.`,
+  `Output throughput: ${SIZE_MIB} MiB from dd through a pipe, and into a file on tmpfs (overwritten in place); tini, which has no per-byte path either, shows the noise.`,
   "",
   table(
     "throughput",
@@ -392,7 +418,7 @@ const markdown = [
     (s) => `${(SIZE_MIB / 1024 / (s.median / 1000)).toFixed(2)} GiB/s`,
   ),
   "",
-  "Exit-to-quit: from the job's exit to the stand-in sidecar receiving the quit, and to it having stopped, on the sidecar's clock.",
+  "Exit-to-quit: from the job's exit (the kernel closing the job's connection to the stand-in sidecar) to the sidecar receiving the quit, and to it having stopped, on the sidecar's clock.",
   "",
   table("exitToQuit", "ms"),
   "",
@@ -400,7 +426,7 @@ const markdown = [
   "",
   table("signal", "ms", "job alone"),
   "",
-  "Plugin load: read or fetch, Worker start and module evaluation, as the wrapper logs it (loadMs).",
+  "Plugin load: read or fetch, then the module's import in-process (a built-in by name) or in a new Worker (a file or URL), as the wrapper logs it (loadMs, at debug level, so LogTape loads meanwhile).",
   "",
   table("pluginLoad", "ms", "built-in (echo)"),
   "",

@@ -1,8 +1,15 @@
 /**
- * The code that runs inside each plugin's Worker. The host turns
- * `pluginWorkerMain` into source text with `toString()` and starts the Worker
- * from a `blob:` URL, so it works the same under `deno run` and compiled.
- * The function must therefore use nothing from outside its own body.
+ * The plugin runtime: loads one plugin module and runs its hooks, talking to
+ * the host only by messages. The same code serves both ways a plugin runs:
+ *
+ * - sandboxed (file and URL plugins): `workerMain` wires it to a Worker's
+ *   messages; the host turns both functions into source text with
+ *   `toString()` and starts the Worker from a `blob:` URL, so it works the
+ *   same under `deno run` and compiled;
+ * - in-process (built-ins named by name): the host calls `pluginRuntime`
+ *   directly, with no Worker to start (see plugin_host.ts).
+ *
+ * Both functions must therefore use nothing from outside their own bodies.
  * @module
  */
 import type {
@@ -10,6 +17,7 @@ import type {
   PluginLogLevel,
   WorkerMessage,
 } from "./_protocol.ts";
+import type { after } from "./timer.ts";
 import type {
   HookName,
   PluginLogger,
@@ -21,15 +29,15 @@ import type {
 type Hook = (ctx: unknown) => unknown;
 
 /** Entry point of a plugin Worker. Self-contained: serialized by the host. */
-export function pluginWorkerMain(): void {
+export function workerMain(
+  runtime: typeof pluginRuntime,
+  timer: typeof after,
+): void {
   const scope = globalThis as unknown as {
     postMessage(message: WorkerMessage): void;
     onmessage: ((event: MessageEvent<HostMessage>) => void) | null;
   };
   const post = (message: WorkerMessage) => scope.postMessage(message);
-  const describe = (error: unknown) =>
-    error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-
   // A plugin calling Deno.exit() would end its Worker silently: tell the host.
   const exit = Deno.exit;
   Object.defineProperty(Deno, "exit", {
@@ -38,18 +46,38 @@ export function pluginWorkerMain(): void {
       exit(code);
     },
   });
+  const receive = runtime(post, timer);
+  scope.onmessage = ({ data }) => void receive(data);
+}
+
+/**
+ * Run one plugin: returns the function that takes the host's messages; its
+ * promise settles when the message is handled, and never rejects.
+ * Self-contained: serialized by the host for Workers.
+ */
+export function pluginRuntime(
+  post: (message: WorkerMessage) => void,
+  timer: typeof after,
+): (message: HostMessage) => Promise<void> {
+  const describe = (error: unknown) =>
+    error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
   // The first fetch in a fresh isolate spends ~12 ms setting fetch up. Pay it
   // while the job runs — 20 ms after it started, so an instant job pays
   // nothing — not when it has ended and a sidecar waits for its quit.
   // A data: URL sends nothing anywhere.
   let warm: Promise<unknown> = Promise.resolve();
-  let warmTimer: ReturnType<typeof setTimeout> | undefined;
+  let cancelWarm = () => {};
   const warmSoon = () => {
-    warmTimer = setTimeout(() => {
+    cancelWarm = timer(20, () => {
       warm = fetch("data:,").then((r) => r.arrayBuffer()).catch(() => {});
-    }, 20);
+    });
   };
+
+  // Hosts the sidecar helpers may reach: the Worker's own permission list.
+  let allowedHosts: readonly string[] = [];
+  // Hook calls under way, so that the host can cancel them.
+  const running = new Set<AbortController>();
 
   let hooks: Partial<Record<HookName, Hook>> = {};
   let owner: unknown;
@@ -102,13 +130,27 @@ export function pluginWorkerMain(): void {
   const pause = (ms: number, signal: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
-      const timer = setTimeout(resolve, ms);
-      signal.addEventListener("abort", () => {
-        clearTimeout(timer);
+      const abort = () => {
+        cancel();
         reject(signal.reason);
-      }, { once: true });
+      };
+      const cancel = timer(ms, () => {
+        signal.removeEventListener("abort", abort);
+        resolve();
+      });
+      signal.addEventListener("abort", abort, { once: true });
     });
   const disabled = (url: string) => url.trim() === "" || url === "off";
+  // The same rule as the Worker's net permission, checked up front so that a
+  // plugin gets one clear error however it runs.
+  const loopbackOnly = (url: string) => {
+    const { hostname } = new URL(url);
+    if (!allowedHosts.includes(hostname)) {
+      throw new Error(
+        `${url}: plugins may reach only ${allowedHosts.join(", ")}`,
+      );
+    }
+  };
 
   const sidecarTools = (
     signal: AbortSignal,
@@ -118,6 +160,7 @@ export function pluginWorkerMain(): void {
   ) => ({
     async waitReady(url: string, options: ReadyOptions = {}) {
       if (disabled(url)) return;
+      loopbackOnly(url);
       if (settings.native) {
         log.debug("Native sidecars: not waiting for readiness", { url });
         return;
@@ -164,6 +207,7 @@ export function pluginWorkerMain(): void {
 
     async quit(url: string, options: QuitOptions = {}) {
       if (disabled(url)) return;
+      loopbackOnly(url);
       if (settings.native) {
         log.info("Native sidecars: the kubelet stops them, not asking", {
           url,
@@ -244,8 +288,13 @@ export function pluginWorkerMain(): void {
     },
   });
 
-  scope.onmessage = async ({ data }) => {
+  return async (data) => {
+    if (data.kind === "cancel") {
+      for (const call of running) call.abort(new Error(data.reason));
+      return;
+    }
     if (data.kind === "load") {
+      allowedHosts = data.allowedHosts;
       try {
         const { name } = await load(data.url, data.fallbackName);
         if (hooks.beforeStart === undefined) warmSoon();
@@ -260,12 +309,17 @@ export function pluginWorkerMain(): void {
       return;
     }
     if (data.hook === "afterExit") {
-      clearTimeout(warmTimer);
+      cancelWarm();
       await warm; // long done for any job that ran more than a few ms
     }
     const hook = hooks[data.hook];
     const { timeoutMs, sidecar } = data.context;
-    const signal = AbortSignal.timeout(timeoutMs);
+    const call = new AbortController();
+    running.add(call);
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(timeoutMs),
+      call.signal,
+    ]);
     const ctx = Object.freeze({
       ...data.context,
       signal,
@@ -278,6 +332,8 @@ export function pluginWorkerMain(): void {
       if (data.hook === "beforeStart") warmSoon(); // the job starts now
     } catch (error) {
       post({ kind: "failed", message: describe(error) });
+    } finally {
+      running.delete(call);
     }
   };
 }

@@ -26,7 +26,15 @@ export interface HookContextData {
 
 /** Host → Worker. */
 export type HostMessage =
-  | { kind: "load"; url: string; fallbackName: string }
+  | {
+    kind: "load";
+    url: string;
+    fallbackName: string;
+    /** Hosts the sidecar helpers may reach. */
+    allowedHosts: readonly string[];
+  }
+  /** End the hook calls under way (their `ctx.signal` aborts). */
+  | { kind: "cancel"; reason: string }
   | { kind: "call"; hook: HookName; context: HookContextData };
 
 /** Worker → host. */

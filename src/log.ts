@@ -2,10 +2,11 @@
  * Logging: LogTape to stderr only, written synchronously so no line is lost.
  * The only module that configures logging.
  *
- * Importing an npm package costs ~17 ms of start-up, and a wrapper without
- * plugins usually logs nothing; so LogTape is imported only when a line passes
- * the level filter, or in the background as soon as plugins are configured
- * (`preloadLogging`, overlapping their Workers' start-up). Lines logged before
+ * Importing LogTape from npm costs ~15–20 ms of start-up and ~7 MiB (Deno
+ * initialises its npm support), and a wrapper without plugins usually logs
+ * nothing; so LogTape is imported only when a line passes the level filter,
+ * or in the background as soon as plugins that will likely log are configured
+ * (`preloadLogging`, overlapping their loading). Lines logged before
  * it arrives are queued, in order; `flushLogs()` writes them before exit.
  * @module
  */
@@ -62,9 +63,12 @@ export function setupLogging(
   format = lineFormat;
 }
 
-/** Start importing LogTape now, in the background (unless logging is off). */
+/**
+ * Start importing LogTape now, in the background, when plugins will likely
+ * log (their lifecycle lines are info); at warn and above it waits for a line.
+ */
 export function preloadLogging(): void {
-  if (lowest !== "off") loading ??= load();
+  if (RANK[lowest] <= RANK.info) loading ??= load();
 }
 
 /** Resolves once every line logged so far is written. */

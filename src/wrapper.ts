@@ -169,6 +169,7 @@ async function loadPlugins(
       plugin: plugin.name,
       spec: plugin.spec,
       hooks: plugin.hooks.join(","),
+      isolation: plugin.isolation,
       loadMs: loadMs.get(plugin),
     });
   }

@@ -3,6 +3,7 @@ import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import {
   closedPort,
   fakePilotAgent,
+  FakeSidecar,
   FIXTURES,
   istioEnv,
   ROOT,
@@ -335,6 +336,71 @@ Deno.test("a plugin reaches 127.0.0.1 but not another loopback or remote host", 
   const remote = await run("http://example.com/");
   match(remote.stderr, /NotCapable: Requires net access to \\"example\.com/);
   for (const result of [ok1, denied, remote]) equal(result.code, 7);
+});
+
+Deno.test("a built-in named by name runs in-process; the same file by path runs in a Worker", async () => {
+  const result = await wrapper([
+    "--log-level=debug",
+    "-p",
+    "echo",
+    "-p",
+    "plugins/envoy.ts",
+    "true",
+  ], { env: { WRAPPER_PLUGIN_ENVOY_READY_URL: "off" } });
+  equal(result.code, 0);
+  match(result.stderr, /Loaded plugin plugin=echo .*isolation=in-process/);
+  match(result.stderr, /Loaded plugin plugin=envoy .*isolation=worker/);
+});
+
+for (
+  const [how, spec] of [["in-process", "http"], ["Worker", "plugins/http.ts"]]
+) {
+  Deno.test(`sidecar helpers reach loopback only (${how}): one clear error, nothing sent`, async () => {
+    await using other = new TestServer(() => new Response("OK"), {
+      hostname: "127.0.0.2",
+    });
+    const result = await wrapper(["-p", spec!, ...EXIT_7], {
+      env: { WRAPPER_PLUGIN_HTTP_QUIT: `http://127.0.0.2:${other.port}/quit` },
+    });
+    equal(result.code, 7);
+    match(
+      result.stderr,
+      /Hook failed plugin=http hook=afterExit error="Error: http:\/\/127\.0\.0\.2:\d+\/quit: plugins may reach only localhost, 127\.0\.0\.1, \[::1\]"/,
+    );
+    equal(other.requests.length, 0);
+  });
+}
+
+Deno.test({
+  name:
+    "SIGTERM during an in-process readiness wait: the wait stops polling, the sidecar is told to quit",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await using sidecar = new FakeSidecar({
+      readyPath: "/healthz/ready",
+      notReadyFor: Infinity,
+      quitPath: "/quitquitquit",
+      keepRunning: true, // the quit's verification then lasts 1.5 s
+    });
+    await using run = new RunningWrapper(["-p", "istio-proxy", "true"], {
+      env: {
+        ...istioEnv(sidecar.port),
+        WRAPPER_QUIT_VERIFY_TIMEOUT: "1500ms",
+      },
+    });
+    await sidecar.received(2); // polling, 25 then 50 ms apart
+    run.process.kill("SIGTERM");
+    equal((await run.process.status).code, 143);
+    const paths = sidecar.requests.map((r) => r.path);
+    const quitAt = paths.indexOf("/quitquitquit");
+    ok(quitAt > 0, paths.join(" "));
+    // A wait left polling would ask again within 500 ms of backoff.
+    deepStrictEqual(paths.slice(quitAt), ["/quitquitquit"]);
+    match(
+      await run.stderr,
+      /Hook failed plugin=istio-proxy hook=beforeStart error="interrupted by SIGTERM"/,
+    );
+  },
 });
 
 Deno.test("a failing beforeStart hook with WRAPPER_READY_POLICY=fail: 125, afterExit still runs", async () => {
