@@ -8,9 +8,9 @@ import {
   guardInspectorPort,
   type SignalRelay,
 } from "./src/signals.ts";
-import { parseConfig } from "./src/config.ts";
-import { UsageError } from "./src/errors.ts";
-import { EXIT_SOFTWARE } from "./src/exit_codes.ts";
+import { type Config, readConfig } from "./src/config.ts";
+import { firstLine, UsageError } from "./src/errors.ts";
+import { EXIT_SOFTWARE, EXIT_USAGE } from "./src/exit_codes.ts";
 import { helpText, VERSION } from "./src/help.ts";
 import {
   flushLogs,
@@ -19,6 +19,9 @@ import {
   wrapperLogger,
   writeStderrLine,
 } from "./src/log.ts";
+import { planPlugins } from "./src/plan.ts";
+import { type PodInfo, readPodInfo } from "./src/podinfo.ts";
+import { keepLoopbackOffProxies } from "./src/proxy.ts";
 import { runWrapper } from "./src/wrapper.ts";
 
 /** Run the wrapper with these arguments and environment; returns the exit code. */
@@ -28,21 +31,30 @@ export async function main(
   signals: SignalRelay,
 ): Promise<number> {
   try {
-    const config = parseConfig(args, env); // 1. config, once
-    if (config.action === "help") {
-      await Deno.stdout.write(new TextEncoder().encode(helpText()));
-      return 0;
-    }
-    if (config.action === "version") {
-      await Deno.stdout.write(new TextEncoder().encode(`wrapper ${VERSION}\n`));
+    const { config, problems } = readConfig(args, env); // 1. config, once
+    if (config.action !== "run") {
+      // No job: a mistake here is a person's, with no sidecar to stop.
+      if (problems.length > 0) return usageError(problems[0]!);
+      const text = config.action === "help"
+        ? helpText()
+        : `wrapper ${VERSION}\n`;
+      await Deno.stdout.write(new TextEncoder().encode(text));
       return 0;
     }
     setupLogging(config.logLevel, config.logFormat); // 2. stderr logger
-    if (config.hooks && config.plugins.length > 0) preloadLogging();
-    const code = await runWrapper(config, {
+    // Even a usage error goes on: the sidecars it can know of are told to quit.
+    const pod = await podInfo(config, problems);
+    const plan = planPlugins(config.plugins, pod);
+    problems.push(...plan.problems);
+    if (problems.length > 0) usageError(problems[0]!);
+    if (config.hooks && plan.plugins.length > 0) preloadLogging();
+    const proxied = keepLoopbackOffProxies(env);
+    const code = await runWrapper(config, plan, {
       env,
       signals,
       log: wrapperLogger(),
+      ...(problems.length > 0 ? { refuse: EXIT_USAGE } : {}),
+      ...(proxied ? { childEnv: env } : {}),
     }); // 3-6.
     await flushLogs().catch((error) =>
       writeStderrLine(`wrapper: cannot write log lines: ${error}`)
@@ -50,10 +62,6 @@ export async function main(
     return code;
   } catch (error) {
     await flushLogs().catch(() => {});
-    if (error instanceof UsageError) {
-      writeStderrLine(`wrapper: ${error.message} (see "wrapper --help")`);
-      return error.exitCode;
-    }
     writeStderrLine(
       `wrapper: internal error: ${(error as Error)?.stack ?? error}`,
     );
@@ -61,8 +69,42 @@ export async function main(
   }
 }
 
+function usageError(problem: UsageError): number {
+  writeStderrLine(`wrapper: ${problem.message} (see "wrapper --help")`);
+  return EXIT_USAGE;
+}
+
+/** The pod's metadata; a folder that cannot be read is a usage error. */
+async function podInfo(
+  config: Config,
+  problems: UsageError[],
+): Promise<PodInfo | undefined> {
+  try {
+    const pod = await readPodInfo(config.podinfoDir);
+    if (pod === undefined && config.podinfoDirSet) {
+      throw new Error(`no such folder "${config.podinfoDir}"`);
+    }
+    return pod;
+  } catch (error) {
+    problems.push(
+      new UsageError(`Cannot read pod metadata: ${firstLine(error)}`),
+    );
+    return undefined;
+  }
+}
+
 if (import.meta.main) {
   const signals = captureSignals(); // first: no signal may be lost or fatal
   guardInspectorPort(); // before Deno's 500 ms SIGUSR1 inspector grace ends
+  // An error thrown in a callback, or a promise nobody awaits, must not end
+  // the wrapper (exit 1, no quit): every wait it could block is bounded.
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    writeStderrLine(`wrapper: internal error, ignored: ${event.message}`);
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    writeStderrLine(`wrapper: internal error, ignored: ${event.reason}`);
+  });
   Deno.exit(await main(Deno.args, Deno.env.toObject(), signals));
 }

@@ -74,28 +74,47 @@ export interface HookContext {
    * polling with backoff until `signal` aborts. Throws when the sidecar stays
    * absent (connection refused for `sidecar.absentAfterMs` with no answer) or
    * is not ready by the deadline, or when `url`'s host is not localhost,
-   * 127.0.0.1 or [::1]. Returns at once when `url` is `""` or `"off"`, or
-   * with native sidecars.
+   * 127.0.0.1 or [::1]. Returns at once when `url` is `""` or `"off"`, with
+   * native sidecars, or when the pod's metadata shows no such sidecar.
    */
   waitReady(url: string, options?: ReadyOptions): Promise<void>;
   /**
    * Ask a sidecar to quit (POST, 200 by default), retrying transient errors
    * (network errors, 429, 5xx) up to 3 times, then check that its port closes
    * within `sidecar.verifyTimeoutMs`. Nothing listening is normal: one info
-   * line. Throws when the quit is refused, the sidecar keeps running, or
+   * line; but when the pod's metadata shows the sidecar, it is waited for
+   * until the deadline, since it may not have started yet. Throws when the quit is refused, the sidecar keeps running, or
    * `url`'s host is not loopback (as for `waitReady`). Returns at once when `url` is `""` or `"off"`, or with native sidecars.
    */
   quit(url: string, options?: QuitOptions): Promise<void>;
 }
 
-/** Wrapper-wide settings of the sidecar helpers, from `WRAPPER_*` variables. */
+/**
+ * What the sidecar helpers below know of this plugin's sidecar: the
+ * wrapper-wide `WRAPPER_*` settings and the pod's own metadata.
+ */
 export interface SidecarSettings {
-  /** `WRAPPER_READY_ABSENT_AFTER`: refused this long with no answer means absent. */
-  readonly absentAfterMs: number;
+  /**
+   * `WRAPPER_READY_ABSENT_AFTER`: refused this long with no answer means
+   * absent. Null when there is no such shortcut and a late sidecar is waited
+   * for until the deadline: the pod's metadata shows it, or
+   * `WRAPPER_READY_POLICY=fail`.
+   */
+  readonly absentAfterMs: number | null;
   /** `WRAPPER_QUIT_VERIFY_TIMEOUT`: how long the port may stay open after a quit. */
   readonly verifyTimeoutMs: number;
-  /** `WRAPPER_NATIVE_SIDECARS`: the kubelet starts and stops the sidecars. */
+  /**
+   * A native sidecar, which the kubelet starts and stops:
+   * `WRAPPER_NATIVE_SIDECARS`, or the pod's metadata shows it.
+   */
   readonly native: boolean;
+  /**
+   * What the pod's metadata says: true, this sidecar was injected (waited
+   * for however late, and told to quit even before it listens); false, the
+   * pod has none (no wait); null, unknown (no metadata, or not a sidecar the
+   * metadata can show).
+   */
+  readonly injected: boolean | null;
 }
 
 /** How `waitReady` asks. */

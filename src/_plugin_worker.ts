@@ -165,6 +165,12 @@ export function pluginRuntime(
         log.debug("Native sidecars: not waiting for readiness", { url });
         return;
       }
+      if (settings.injected === false) {
+        log.info("The pod's metadata shows no such sidecar: not waiting", {
+          url,
+        });
+        return;
+      }
       const expect = options.expect ?? [200];
       const started = Date.now();
       let last: string | undefined; // the last answer, once anything answered
@@ -185,7 +191,8 @@ export function pluginRuntime(
           if (signal.aborted) break;
           if (!refused(error)) last = describe(error);
           else if (
-            last === undefined && Date.now() - started >= settings.absentAfterMs
+            last === undefined && settings.absentAfterMs !== null &&
+            Date.now() - started >= settings.absentAfterMs
           ) {
             throw new Error(
               `No sidecar at ${url}: connection refused for ${settings.absentAfterMs} ms`,
@@ -216,7 +223,8 @@ export function pluginRuntime(
       }
       const expect = options.expect ?? [200];
       let response: Response;
-      for (let attempt = 1;; attempt++) {
+      let waited = false; // for an injected sidecar not listening yet
+      for (let attempt = 1;;) {
         try {
           response = await fetch(url, {
             method: options.method ?? "POST",
@@ -232,11 +240,30 @@ export function pluginRuntime(
             status: response.status,
           });
         } catch (error) {
-          if (refused(error)) {
-            if (attempt > 1) {
-              log.info("Sidecar stopped", { url });
-              return;
+          if (refused(error) && attempt > 1) {
+            log.info("Sidecar stopped", { url });
+            return;
+          }
+          if (refused(error) && settings.injected === true) {
+            if (!waited) {
+              log.info(
+                "Sidecar not listening yet: waiting to tell it to quit",
+                {
+                  url,
+                },
+              );
             }
+            waited = true;
+            try {
+              await pause(50, signal);
+            } catch {
+              throw new Error(
+                `Sidecar at ${url} never listened within ${timeoutMs} ms: it was not told to quit`,
+              );
+            }
+            continue;
+          }
+          if (refused(error)) {
             const hint = options.absentHint ?? "";
             log.info("No sidecar listening: nothing to stop", {
               url,
@@ -251,6 +278,7 @@ export function pluginRuntime(
           });
         }
         await pause(100 * 2 ** (attempt - 1), signal);
+        attempt++;
       }
       const body = (await response.text()).trim().slice(0, 200);
       if (!expect.includes(response.status)) {

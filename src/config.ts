@@ -4,6 +4,7 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
+import { DEFAULT_PODINFO_DIR } from "./podinfo.ts";
 
 /** How much the wrapper logs. */
 export type LogLevelSetting = "debug" | "info" | "warning" | "error" | "off";
@@ -40,6 +41,10 @@ export interface Config {
   nativeSidecars: boolean;
   /** Deadline to fetch one remote plugin, retries included, in ms. */
   fetchTimeoutMs: number;
+  /** Where the pod's downward API metadata is mounted. */
+  podinfoDir: string;
+  /** True when `WRAPPER_PODINFO_DIR` names it (then it must exist). */
+  podinfoDirSet: boolean;
 }
 
 /** `fail`: do not start the command (exit 125); `start`: warn and start it. */
@@ -68,6 +73,7 @@ export const ENV_VARS = {
   quitOnFailure: "WRAPPER_QUIT_ON_FAILURE",
   nativeSidecars: "WRAPPER_NATIVE_SIDECARS",
   fetchTimeout: "WRAPPER_FETCH_TIMEOUT",
+  podinfoDir: "WRAPPER_PODINFO_DIR",
 } as const;
 
 /** Prefix of plugin option variables: `WRAPPER_PLUGIN_<NAME>_<OPTION>`. */
@@ -91,11 +97,96 @@ const VALUE_OPTIONS = new Map<string, keyof typeof ENV_VARS>([
   ["--log-format", "logFormat"],
 ]);
 
-/** Parse `args` (options, then the command) and `env` into a `Config`. */
+/** A `Config` read as far as it could be, and what was wrong with it. */
+export interface ConfigReading {
+  /** Every setting; a bad value is replaced by its default. */
+  config: Config;
+  /** Each mistake found, in order; empty when the config is valid. */
+  problems: UsageError[];
+}
+
+/** Parse `args` (options, then the command) and `env`; throws the first mistake. */
 export function parseConfig(
   args: readonly string[],
   env: Readonly<Record<string, string>>,
 ): Config {
+  const { config, problems } = readConfig(args, env);
+  if (problems.length > 0) throw problems[0];
+  return config;
+}
+
+/**
+ * Read `args` and `env` leniently: every mistake is collected and its
+ * setting falls back to its default, so that even a usage error knows which
+ * plugins were asked for and can still tell their sidecars to quit.
+ */
+export function readConfig(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+): ConfigReading {
+  const problems: UsageError[] = [];
+  const { flags, flagPlugins, action, command } = readArgs(args, problems);
+  const lenient = <T>(fallback: T, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      problems.push(error);
+      return fallback;
+    }
+  };
+  const fromEnv = (key: keyof typeof ENV_VARS) =>
+    flags[key] ?? emptyToUndefined(env[ENV_VARS[key]]);
+  const duration = (key: keyof typeof ENV_VARS, fallbackMs: number) =>
+    lenient(
+      fallbackMs,
+      () => parseDuration(fromEnv(key), fallbackMs, ENV_VARS[key]),
+    );
+  const onOff = (key: keyof typeof ENV_VARS, fallback: boolean) =>
+    lenient(fallback, () => parseSwitch(fromEnv(key), fallback, ENV_VARS[key]));
+  const choice = <T>(
+    key: keyof typeof ENV_VARS,
+    fallback: string,
+    choices: Readonly<Record<string, T>>,
+    what: string,
+  ) =>
+    lenient(
+      choices[fallback]!,
+      () => parseChoice(fromEnv(key) ?? fallback, choices, what),
+    );
+  const plugins = [...flagPlugins];
+  const envPath = env[ENV_VARS.pluginPath];
+  if (envPath !== undefined && envPath.trim() !== "") {
+    for (const spec of splitSpecs(envPath, ENV_VARS.pluginPath, problems)) {
+      if (!plugins.includes(spec)) plugins.push(spec);
+    }
+  }
+  const config: Config = {
+    action,
+    command,
+    plugins,
+    hookTimeoutMs: duration("pluginTimeout", DEFAULTS.hookTimeoutMs),
+    logLevel: choice("logLevel", "info", LEVELS, "log level"),
+    logFormat: choice("logFormat", "text", FORMATS, "log format"),
+    hooks: onOff("hooks", true),
+    readyTimeoutMs: duration("readyTimeout", DEFAULTS.readyTimeoutMs),
+    readyPolicy: choice("readyPolicy", "start", POLICIES, ENV_VARS.readyPolicy),
+    absentAfterMs: duration("absentAfter", DEFAULTS.absentAfterMs),
+    verifyTimeoutMs: duration("verifyTimeout", DEFAULTS.verifyTimeoutMs),
+    quitOnFailure: onOff("quitOnFailure", true),
+    nativeSidecars: onOff("nativeSidecars", false),
+    fetchTimeoutMs: duration("fetchTimeout", DEFAULTS.fetchTimeoutMs),
+    podinfoDir: fromEnv("podinfoDir") ?? DEFAULT_PODINFO_DIR,
+    podinfoDirSet: fromEnv("podinfoDir") !== undefined,
+  };
+  return { config, problems };
+}
+
+const FORMATS = { text: "text", json: "json" } as const;
+const POLICIES = { fail: "fail", start: "start" } as const;
+
+/** The options before the command, and the command. */
+function readArgs(args: readonly string[], problems: UsageError[]) {
   const flagPlugins: string[] = [];
   const flags: Partial<Record<keyof typeof ENV_VARS, string>> = {};
   let action: Config["action"] = "run";
@@ -118,61 +209,30 @@ export function parseConfig(
     const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
     const name = eq === -1 ? arg : arg.slice(0, eq);
     const key = VALUE_OPTIONS.get(name);
-    if (key === undefined) throw new UsageError(`Unknown option "${name}"`);
+    if (key === undefined) {
+      problems.push(new UsageError(`Unknown option "${name}"`));
+      continue;
+    }
     let value: string | undefined;
     if (eq !== -1) value = arg.slice(eq + 1);
     else if (i + 1 < args.length) value = args[++i];
     if (value === undefined) {
-      throw new UsageError(`Option "${name}" needs a value`);
+      problems.push(new UsageError(`Option "${name}" needs a value`));
+      continue;
     }
-    if (key === "pluginPath") flagPlugins.push(...splitSpecs(value, name));
-    else flags[key] = value;
+    if (key === "pluginPath") {
+      for (const spec of splitSpecs(value, name, problems)) {
+        if (!flagPlugins.includes(spec)) flagPlugins.push(spec);
+      }
+    } else flags[key] = value;
   }
   const command = args.slice(i);
   if (action === "run" && command.length === 0) {
-    throw new UsageError("No command given");
+    problems.push(new UsageError("No command given"));
+  } else if (action === "run" && command[0] === "") {
+    problems.push(new UsageError("The command is an empty string"));
   }
-  if (action === "run" && command[0] === "") {
-    throw new UsageError("The command is an empty string");
-  }
-
-  const fromEnv = (key: keyof typeof ENV_VARS) =>
-    flags[key] ?? emptyToUndefined(env[ENV_VARS[key]]);
-  const duration = (key: keyof typeof ENV_VARS, fallbackMs: number) =>
-    parseDuration(fromEnv(key), fallbackMs, ENV_VARS[key]);
-  const onOff = (key: keyof typeof ENV_VARS, fallback: boolean) =>
-    parseSwitch(fromEnv(key), fallback, ENV_VARS[key]);
-  const plugins = [...flagPlugins];
-  const envPath = env[ENV_VARS.pluginPath];
-  if (envPath !== undefined && envPath.trim() !== "") {
-    for (const spec of splitSpecs(envPath, ENV_VARS.pluginPath)) {
-      if (!plugins.includes(spec)) plugins.push(spec);
-    }
-  }
-  return {
-    action,
-    command,
-    plugins,
-    hookTimeoutMs: duration("pluginTimeout", DEFAULTS.hookTimeoutMs),
-    logLevel: parseChoice(fromEnv("logLevel") ?? "info", LEVELS, "log level"),
-    logFormat: parseChoice(
-      fromEnv("logFormat") ?? "text",
-      { text: "text", json: "json" } as const,
-      "log format",
-    ),
-    hooks: onOff("hooks", true),
-    readyTimeoutMs: duration("readyTimeout", DEFAULTS.readyTimeoutMs),
-    readyPolicy: parseChoice(
-      fromEnv("readyPolicy") ?? "start",
-      { fail: "fail", start: "start" } as const,
-      ENV_VARS.readyPolicy,
-    ),
-    absentAfterMs: duration("absentAfter", DEFAULTS.absentAfterMs),
-    verifyTimeoutMs: duration("verifyTimeout", DEFAULTS.verifyTimeoutMs),
-    quitOnFailure: onOff("quitOnFailure", true),
-    nativeSidecars: onOff("nativeSidecars", false),
-    fetchTimeoutMs: duration("fetchTimeout", DEFAULTS.fetchTimeoutMs),
-  };
+  return { flags, flagPlugins, action, command };
 }
 
 const SWITCH: Record<string, boolean> = {
@@ -194,13 +254,20 @@ function parseSwitch(
   return value === undefined ? fallback : parseChoice(value, SWITCH, what);
 }
 
-/** Split a comma-separated list of plugin specs; empty entries are errors. */
-export function splitSpecs(value: string, source: string): string[] {
+/**
+ * Split a comma-separated list of plugin specs. An empty entry is a mistake,
+ * added to `problems`; the other entries are kept.
+ */
+export function splitSpecs(
+  value: string,
+  source: string,
+  problems: UsageError[],
+): string[] {
   const specs = value.split(",").map((spec) => spec.trim());
   if (specs.some((spec) => spec === "")) {
-    throw new UsageError(`Empty plugin spec in ${source} "${value}"`);
+    problems.push(new UsageError(`Empty plugin spec in ${source} "${value}"`));
   }
-  return specs;
+  return specs.filter((spec) => spec !== "");
 }
 
 /**

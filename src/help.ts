@@ -4,6 +4,7 @@
  */
 import denoJson from "../deno.json" with { type: "json" };
 import { DEFAULTS, ENV_VARS } from "./config.ts";
+import { DEFAULT_PODINFO_DIR } from "./podinfo.ts";
 import {
   EXIT_NOT_EXECUTABLE,
   EXIT_NOT_FOUND,
@@ -107,12 +108,18 @@ ${
         }).`,
       ],
       [
+        ENV_VARS.podinfoDir,
+        `The pod's downward API metadata (annotations, labels): the sidecars it shows are waited for and told to quit (default ${DEFAULT_PODINFO_DIR}; when set, it must exist).`,
+      ],
+      [
         "WRAPPER_PLUGIN_<NAME>_<OPTION>",
         "An option for plugin <NAME> (below). Any other WRAPPER_* variable is reported as unused.",
       ],
     ])
   }
-  A spec may end in #sha256=<64 hex> to pin the plugin's text.
+  A spec may end in #sha256=<64 hex> to pin the plugin's text. The spec "auto"
+  names the built-ins for the sidecars the pod's metadata shows (they are
+  added whenever the metadata is mounted; "auto" warns when it is not).
 
 Built-in plugins and their options (WRAPPER_PLUGIN_<NAME>_<OPTION>; "off" skips):
   echo              logs each hook, with the exit code; no options
@@ -129,11 +136,13 @@ Built-in plugins and their options (WRAPPER_PLUGIN_<NAME>_<OPTION>; "off" skips)
                     API_TOKEN (none) sent as dapr-api-token
   consul-dataplane  QUIT_URL  http://127.0.0.1:20600/graceful_shutdown
                     VERIFY    true
+  vault-agent       QUIT_URL  http://127.0.0.1:8200/agent/v1/quit
   http              READY, QUIT: endpoint lists (none); VERIFY true
 
 Exit codes:
   n                        the command exited with n
-  128+n                    the command was killed by signal n (SIGTERM: 143)
+  128+n                    the command was killed by signal n (SIGTERM: 143, the
+                           real-time signals too), or a stop signal came first
   ${EXIT_USAGE}                        usage error: no command, unknown option, bad value
   ${EXIT_SOFTWARE}                       internal error in the wrapper
   ${EXIT_NOT_STARTED}                      not started: a plugin failed to load, or a
@@ -141,5 +150,7 @@ Exit codes:
   ${EXIT_NOT_EXECUTABLE}                      the command is not executable
   ${EXIT_NOT_FOUND}                      the command was not found
 A hook that fails or times out is logged and never changes the exit code.
+On every way out (${EXIT_USAGE}, ${EXIT_SOFTWARE}, ${EXIT_NOT_STARTED}, a stop signal in any phase) the loaded plugins'
+afterExit hooks still tell their sidecars to quit.
 `;
 }

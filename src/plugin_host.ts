@@ -102,6 +102,8 @@ class InProcessPort implements PluginPort {
 export interface LoadPluginOptions {
   /** Deadline for the module to load, in ms. */
   timeoutMs: number;
+  /** Ends the load at once (a stop signal). */
+  signal?: AbortSignal;
 }
 
 /** Start a Worker for the plugin's text and check that it is a plugin. */
@@ -109,13 +111,18 @@ export async function loadPlugin(
   source: PluginSource,
   options: LoadPluginOptions,
 ): Promise<LoadedPlugin> {
+  const { signal } = options;
   const plugin = new LoadedPlugin(source, options.timeoutMs);
-  const reply = await plugin.boot();
+  const interrupt = () => plugin.close(`interrupted by ${signal?.reason}`);
+  if (signal?.aborted) throw new PluginError(plugin.spec, "interrupted");
+  signal?.addEventListener("abort", interrupt, { once: true });
   try {
-    return plugin.accept(reply);
+    return plugin.accept(await plugin.boot());
   } catch (error) {
     plugin.close();
     throw error;
+  } finally {
+    signal?.removeEventListener("abort", interrupt);
   }
 }
 

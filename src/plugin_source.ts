@@ -6,6 +6,7 @@
  */
 import { firstLine, PluginError, UsageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { sleep } from "./timer.ts";
 
 /** Built-in plugins: name → file in `plugins/`. */
 export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = {
@@ -17,6 +18,7 @@ export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = {
   "http": "http.ts",
   "istio-proxy": "istio_proxy.ts",
   "linkerd": "linkerd.ts",
+  "vault-agent": "vault_agent.ts",
 };
 
 /** Largest plugin source accepted. */
@@ -62,13 +64,10 @@ export function resolveSpec(
 ): PluginLocation {
   const invalid = (reason: string) =>
     new UsageError(`Invalid plugin spec "${spec}": ${reason}`);
-  const pin = /#sha256=(.*)$/.exec(spec);
-  if (pin !== null) {
-    if (!/^[0-9a-fA-F]{64}$/.test(pin[1]!)) {
-      throw invalid("#sha256= needs 64 hex digits");
-    }
-    const location = resolveSpec(spec.slice(0, pin.index), options);
-    return { ...location, spec, sha256: pin[1]!.toLowerCase() };
+  const { base, sha256, problem } = splitPin(spec);
+  if (problem !== undefined) throw invalid(problem);
+  if (sha256 !== undefined) {
+    return { ...resolveSpec(base, options), spec, sha256 };
   }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(spec)?.[1]?.toLowerCase();
   if (scheme !== undefined) {
@@ -87,7 +86,10 @@ export function resolveSpec(
   }
   if (spec.includes("/") || /\.[cm]?[jt]sx?$/.test(spec)) {
     const base = new URL(`file://${options.cwd ?? Deno.cwd()}/`);
-    const url = new URL(encodeURI(spec).replaceAll("?", "%3F"), base);
+    const url = new URL(
+      encodeURI(spec).replaceAll("?", "%3F").replaceAll("#", "%23"),
+      base,
+    );
     return { spec, kind: "file", url, fallbackName: stem(spec) };
   }
   const file = Object.hasOwn(BUILTIN_PLUGINS, spec)
@@ -102,6 +104,36 @@ export function resolveSpec(
   }
   const url = new URL(`../plugins/${file}`, import.meta.url);
   return { spec, kind: "builtin", url, fallbackName: spec };
+}
+
+const PIN = /^sha256=[0-9a-fA-F]{64}$/;
+/** A fragment that looks like an attempt at a pin: `sha…`, or `name=`/`name:`. */
+const PIN_ATTEMPT = /^(sha|[\w-]*[=:])/i;
+
+/**
+ * Split a trailing `#sha256=<64 hex>` pin off a spec. In a URL any fragment
+ * must be a well-formed pin; in a file path a `#` belongs to the file name
+ * unless what follows the last one looks like a pin (`#sha256:…`,
+ * `#SHA256=…`, `#sha512=…`), which must then be well-formed too: a mistyped
+ * pin is an error, never silently dropped.
+ */
+export function splitPin(
+  spec: string,
+): { base: string; sha256?: string; problem?: string } {
+  const isUrl = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(spec);
+  const at = isUrl ? spec.indexOf("#") : spec.lastIndexOf("#");
+  if (at === -1) return { base: spec };
+  const fragment = spec.slice(at + 1);
+  if (PIN.test(fragment)) {
+    return { base: spec.slice(0, at), sha256: fragment.slice(7).toLowerCase() };
+  }
+  if (isUrl || PIN_ATTEMPT.test(fragment)) {
+    return {
+      base: spec,
+      problem: `"#${fragment}" is not a pin: use #sha256=<64 hex digits>`,
+    };
+  }
+  return { base: spec };
 }
 
 /** Why `url` may not serve a plugin, or undefined when it may. */
@@ -133,6 +165,8 @@ export interface ReadPluginSourceOptions {
   timeoutMs: number;
   /** Where retries are logged. */
   log?: Logger;
+  /** Aborts the read or fetch (a stop signal). */
+  signal?: AbortSignal;
 }
 
 /** Longest single fetch attempt, and the backoff between attempts. */
@@ -149,7 +183,10 @@ export async function readPluginSource(
   let bytes: Uint8Array;
   if (url.protocol === "file:") {
     try {
-      bytes = await Deno.readFile(url);
+      bytes = await Deno.readFile(
+        url,
+        options.signal === undefined ? {} : { signal: options.signal },
+      );
     } catch (error) {
       throw new PluginError(spec, fileError(error, url), { cause: error });
     }
@@ -206,19 +243,25 @@ async function fetchWithRetries(
 ): Promise<Uint8Array> {
   const deadline = Date.now() + options.timeoutMs;
   for (let attempt = 1, delay = FIRST_RETRY_MS;; attempt++) {
-    const left = deadline - Date.now();
+    const left = Math.max(deadline - Date.now(), 1);
     try {
-      return await fetchPlugin(spec, url, Math.min(left, ATTEMPT_TIMEOUT_MS));
+      return await fetchPlugin(spec, url, {
+        timeoutMs: Math.min(left, ATTEMPT_TIMEOUT_MS),
+        signal: options.signal,
+      });
     } catch (error) {
       const wait = Math.min(delay, deadline - Date.now());
-      if (!(error instanceof TransientError) || wait <= 0) throw error;
+      if (
+        !(error instanceof TransientError) || wait <= 0 ||
+        options.signal?.aborted
+      ) throw error;
       options.log?.warn("Cannot fetch plugin yet, retrying", {
         spec,
         attempt,
         error: error.reason,
         retryInMs: wait,
       });
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await sleep(wait, options.signal);
       delay = Math.min(delay * 2, MAX_RETRY_MS);
     }
   }
@@ -227,16 +270,20 @@ async function fetchWithRetries(
 async function fetchPlugin(
   spec: string,
   start: URL,
-  timeoutMs: number,
+  attempt: { timeoutMs: number; signal: AbortSignal | undefined },
 ): Promise<Uint8Array> {
-  const signal = AbortSignal.timeout(timeoutMs);
+  const { timeoutMs } = attempt;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = attempt.signal === undefined
+    ? timeout
+    : AbortSignal.any([timeout, attempt.signal]);
   let url = start;
   for (let redirects = 0;; redirects++) {
     let response: Response;
     try {
       response = await fetch(url, { redirect: "manual", signal });
     } catch (error) {
-      const reason = signal.aborted
+      const reason = timeout.aborted
         ? `no answer from ${url.host} within ${timeoutMs} ms`
         : `cannot fetch ${url.href}: ${
           firstLine((error as Error).cause ?? error)

@@ -36,6 +36,8 @@ export interface RunChildOptions {
   signals: SignalRelay;
   /** The wrapper's logger. */
   log: Logger;
+  /** The job's whole environment, when it must be given explicitly. */
+  env?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Spawn the command, forward signals to it, and wait for it to end. */
@@ -53,6 +55,9 @@ export async function runChild(
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
+      ...(options.env === undefined
+        ? {}
+        : { env: options.env, clearEnv: true }),
     }).spawn();
   } catch (error) {
     const notFound = error instanceof Deno.errors.NotFound;
@@ -75,18 +80,32 @@ export async function runChild(
   }
   signals.attach(child);
   log.debug("Started command", { pid: child.pid, program });
-  const status = await child.status;
+  const status = await childStatus(child);
   signals.detach();
   const durationMs = Math.round(performance.now() - started);
   return {
     started: true,
-    status: {
-      code: status.code,
-      signal: status.signal,
-      success: status.code === 0,
-    },
+    status: { ...status, success: status.code === 0 },
     durationMs,
   };
+}
+
+/**
+ * The child's status. Deno 2.9 has no name for the real-time signals (32–64)
+ * and rejects with "Invalid signal: n" when one killed the child, after
+ * reaping it: that is still 128 + n, with no signal name.
+ */
+async function childStatus(
+  child: Deno.ChildProcess,
+): Promise<{ code: number; signal: Deno.Signal | null }> {
+  try {
+    const { code, signal } = await child.status;
+    return { code, signal };
+  } catch (error) {
+    const number = /^Invalid signal: (\d+)$/.exec((error as Error)?.message);
+    if (number === null) throw error;
+    return { code: EXIT_SIGNAL_BASE + Number(number[1]), signal: null };
+  }
 }
 
 /** The exit status of a job stopped by `signal` before it started: 128 + n. */

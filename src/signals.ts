@@ -39,7 +39,7 @@ export interface SignalTarget {
 export class SignalRelay {
   #target: SignalTarget | undefined;
   #stopSignal: Deno.Signal | undefined;
-  #stop = Promise.withResolvers<Deno.Signal>();
+  #stop = new AbortController();
   #onSignal: (signal: Deno.Signal, forwarded: boolean) => void = () => {};
 
   /** Called with each signal received, after forwarding it (or not). */
@@ -52,9 +52,9 @@ export class SignalRelay {
     return this.#stopSignal;
   }
 
-  /** Resolves with that signal when it arrives (never, if it does not). */
-  get stopped(): Promise<Deno.Signal> {
-    return this.#stop.promise;
+  /** Aborts, with that signal as its reason, when it arrives. */
+  get stopping(): AbortSignal {
+    return this.#stop.signal;
   }
 
   /** Start forwarding to `target`. */
@@ -73,7 +73,7 @@ export class SignalRelay {
     if (target === undefined) {
       if (STOP_SIGNALS.includes(signal) && this.#stopSignal === undefined) {
         this.#stopSignal = signal;
-        this.#stop.resolve(signal);
+        this.#stop.abort(signal);
       }
       this.#onSignal(signal, false);
       return;

@@ -13,3 +13,19 @@ export function after(ms: number, then: () => void): () => void {
   timer.addEventListener("abort", then, { once: true });
   return () => timer.removeEventListener("abort", then);
 }
+
+/** Resolve after `ms`; reject with `signal`'s reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const abort = () => {
+      cancel();
+      reject(signal!.reason);
+    };
+    const cancel = after(ms, () => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    });
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+}

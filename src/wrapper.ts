@@ -1,16 +1,19 @@
 /**
  * The lifecycle: load plugins, beforeStart hooks, run the command,
  * afterExit hooks, and return the command's exit code.
+ *
+ * The invariant: once a plugin is loaded, every way out runs its afterExit
+ * hook (which tells its sidecar to quit) before the wrapper exits with its
+ * documented code: a usage error, a plugin that will not load, a stop signal
+ * in any phase, an internal error. Built-ins load first, in-process, so their
+ * quits never depend on a file or URL plugin loading.
  * @module
  */
-import type { HookName } from "../mod.ts";
-import type { HookContextData } from "./_protocol.ts";
-import { type Config, pluginOptions, unusedEnvVars } from "./config.ts";
-import { PluginError } from "./errors.ts";
-import { EXIT_NOT_STARTED } from "./exit_codes.ts";
+import type { Config } from "./config.ts";
+import { EXIT_NOT_STARTED, EXIT_SOFTWARE } from "./exit_codes.ts";
 import type { Logger } from "./log.ts";
-import { type LoadedPlugin, loadPlugin } from "./plugin_host.ts";
-import { readPluginSource, resolveSpec } from "./plugin_source.ts";
+import type { PluginPlan } from "./plan.ts";
+import { PluginSet } from "./plugin_set.ts";
 import { type ChildResult, runChild, stoppedBySignal } from "./run.ts";
 import type { SignalRelay } from "./signals.ts";
 
@@ -22,192 +25,137 @@ export interface RunWrapperOptions {
   signals: SignalRelay;
   /** The wrapper's logger. */
   log: Logger;
+  /**
+   * Do not start the command: exit with this code (a usage error, already
+   * reported) after telling every loadable plugin's sidecar to quit.
+   */
+  refuse?: number;
+  /** The job's environment, when it must be given explicitly. */
+  childEnv?: Readonly<Record<string, string>>;
 }
 
 /** Run the whole lifecycle; resolves to the exit code the wrapper must use. */
 export async function runWrapper(
   config: Config,
+  plan: PluginPlan,
   options: RunWrapperOptions,
 ): Promise<number> {
   const { env, signals, log } = options;
   signals.onSignal = (signal, forwarded) =>
     log.debug(forwarded ? "Forwarded signal" : "Received signal", { signal });
-
   if (!config.hooks) {
+    if (options.refuse !== undefined) return options.refuse;
     log.debug("Hooks disabled (WRAPPER_HOOKS=off): running the command alone");
-    return (await runChild(config.command, { signals, log })).status.code;
+    return (await job(config, options)).status.code;
   }
-  let plugins: LoadedPlugin[];
+  const plugins = new PluginSet(config, plan, env, log);
+  let result: ChildResult | undefined;
   try {
-    plugins = await loadPlugins(config, log);
+    result = await upToTheJob(config, plan, plugins, options);
+    await afterExit(config, plugins, result, log);
+    return result.status.code;
   } catch (error) {
-    if (!(error instanceof PluginError)) throw error;
-    log.error(error.message);
-    return error.exitCode;
-  }
-  try {
-    for (const name of unusedEnvVars(env, plugins.map((p) => p.name))) {
-      log.warn("Ignoring variable: no such setting or loaded plugin", { name });
+    // A bug of the wrapper's own: the sidecars are still told to quit, and a
+    // job that ran keeps its exit code.
+    log.error("Internal error", { error: (error as Error)?.stack ?? error });
+    if (result === undefined) {
+      result = notStarted(EXIT_SOFTWARE, null);
+      await afterExit(config, plugins, result, log).catch(() => {});
     }
-    const hookContext = (hook: HookName): HookContextData => ({
-      hook,
-      command: config.command,
-      options: {},
-      timeoutMs: hook === "beforeStart"
-        ? config.readyTimeoutMs
-        : config.hookTimeoutMs,
-      sidecar: {
-        absentAfterMs: config.absentAfterMs,
-        verifyTimeoutMs: config.verifyTimeoutMs,
-        native: config.nativeSidecars,
-      },
-    });
+    return result.started ? result.status.code : EXIT_SOFTWARE;
+  } finally {
+    plugins.close();
+  }
+}
 
-    // Whatever happens from here, afterExit hooks run: a sidecar left running
-    // would keep the pod from completing.
-    let result: ChildResult;
-    // A stop signal (pod deletion) does not wait for a readiness wait to end:
-    // the busy Workers are ended, and afterExit gets fresh ones.
-    const before = await Promise.race([
-      runHooks(plugins, hookContext("beforeStart"), env, log),
-      signals.stopped.then((signal) => {
-        for (const plugin of plugins) plugin.close(`interrupted by ${signal}`);
-        return [];
-      }),
-    ]);
-    const notReady = before.some((ok) => !ok);
-    if (notReady && config.readyPolicy === "fail") {
+/** Load the plugins, run beforeStart hooks, then the command (or not). */
+async function upToTheJob(
+  config: Config,
+  plan: PluginPlan,
+  plugins: PluginSet,
+  options: RunWrapperOptions,
+): Promise<ChildResult> {
+  const { signals, log } = options;
+  for (const warning of plan.warnings) log.warn(warning);
+  for (const sidecar of plan.detected.values()) {
+    log.debug("The pod's metadata shows a sidecar", { ...sidecar });
+  }
+  // 1. Built-ins: in-process and quick; nothing interrupts them.
+  const builtins = plan.plugins.filter((p) => p.kind === "builtin");
+  let failure = await plugins.load(builtins);
+  // 2. Files and URLs: a stop signal ends their fetch or load at once.
+  const others = plan.plugins.filter((p) => p.kind !== "builtin");
+  failure = (await plugins.load(others, signals.stopping)) ?? failure;
+  if (options.refuse !== undefined) {
+    if (failure !== undefined) log.error(failure.message);
+    return notStarted(options.refuse, null);
+  }
+  if (signals.stopSignal !== undefined) return stopped(signals.stopSignal, log);
+  if (failure !== undefined) {
+    log.error(failure.message);
+    return notStarted(EXIT_NOT_STARTED, null);
+  }
+  plugins.reportUnusedVariables();
+  // 3. beforeStart: a stop signal ends the readiness waits at once.
+  const interrupt = () => plugins.close(`interrupted by ${signals.stopSignal}`);
+  signals.stopping.addEventListener("abort", interrupt, { once: true });
+  const ready = await plugins.run("beforeStart").finally(() =>
+    signals.stopping.removeEventListener("abort", interrupt)
+  );
+  if (signals.stopSignal !== undefined) return stopped(signals.stopSignal, log);
+  if (ready.includes(false)) {
+    if (config.readyPolicy === "fail") {
       log.error(
         "Not starting the command: a beforeStart hook failed (WRAPPER_READY_POLICY=fail)",
       );
-      result = notStarted(EXIT_NOT_STARTED, null);
-    } else if (signals.stopSignal !== undefined) {
-      result = notStarted(
-        stoppedBySignal(signals.stopSignal).code,
-        signals.stopSignal,
-      );
-      log.info("Not starting the command: stopped by signal", {
-        signal: signals.stopSignal,
-        code: result.status.code,
-      });
-    } else {
-      if (notReady) {
-        log.warn(
-          "Starting the command anyway: a beforeStart hook failed (WRAPPER_READY_POLICY=start)",
-        );
-      }
-      result = await runChild(config.command, { signals, log });
+      return notStarted(EXIT_NOT_STARTED, null);
     }
-    const { status, durationMs, started } = result;
-    log.debug("Command ended", { ...status, durationMs, started });
-    if (!config.quitOnFailure && !status.success) {
-      log.info(
-        "Command failed: skipping afterExit hooks (WRAPPER_QUIT_ON_FAILURE=false)",
-        { code: status.code },
-      );
-      return status.code;
-    }
-    await runHooks(
-      plugins,
-      { ...hookContext("afterExit"), exit: status, durationMs, started },
-      env,
-      log,
+    log.warn(
+      "Starting the command anyway: a beforeStart hook failed (WRAPPER_READY_POLICY=start)",
     );
-    return status.code;
-  } finally {
-    for (const plugin of plugins) plugin.close();
   }
+  // 4. The job. From here on a stop signal is forwarded to it, and once it
+  // has ended nothing interrupts the quits.
+  return await job(config, options);
+}
+
+function job(config: Config, options: RunWrapperOptions) {
+  const { signals, log, childEnv } = options;
+  return runChild(config.command, { signals, log, env: childEnv });
+}
+
+/** 5. afterExit hooks: they tell the sidecars to quit. */
+async function afterExit(
+  config: Config,
+  plugins: PluginSet,
+  result: ChildResult,
+  log: Logger,
+): Promise<void> {
+  const { status, durationMs, started } = result;
+  log.debug("Command ended", { ...status, durationMs, started });
+  if (!config.quitOnFailure && !status.success) {
+    log.info(
+      "Command failed: skipping afterExit hooks (WRAPPER_QUIT_ON_FAILURE=false)",
+      { code: status.code },
+    );
+    return;
+  }
+  await plugins.run("afterExit", { exit: status, durationMs, started });
+}
+
+function stopped(signal: Deno.Signal, log: Logger): ChildResult {
+  const result = notStarted(stoppedBySignal(signal).code, signal);
+  log.info("Not starting the command: stopped by signal", {
+    signal,
+    code: result.status.code,
+  });
+  return result;
 }
 
 function notStarted(code: number, signal: Deno.Signal | null): ChildResult {
   return {
     started: false,
-    status: { code, signal, success: false },
+    status: { code, signal, success: code === 0 },
     durationMs: 0,
   };
-}
-
-async function loadPlugins(
-  config: Config,
-  log: Logger,
-): Promise<LoadedPlugin[]> {
-  const timeoutMs = config.hookTimeoutMs;
-  const locations = config.plugins.map((spec) => resolveSpec(spec));
-  const loadMs = new Map<LoadedPlugin, number>();
-  const settled = await Promise.allSettled(locations.map(async (location) => {
-    const started = performance.now();
-    const source = await readPluginSource(location, {
-      timeoutMs: config.fetchTimeoutMs,
-      log,
-    });
-    const plugin = await loadPlugin(source, { timeoutMs });
-    loadMs.set(plugin, Math.round((performance.now() - started) * 10) / 10);
-    return plugin;
-  }));
-  const loaded = settled.flatMap((s) =>
-    s.status === "fulfilled" ? [s.value] : []
-  );
-  const failure = settled.find((s) => s.status === "rejected");
-  const names = new Map<string, string>();
-  let duplicate: PluginError | undefined;
-  for (const plugin of loaded) {
-    const other = names.get(plugin.name);
-    if (other !== undefined) {
-      duplicate ??= new PluginError(
-        plugin.spec,
-        `another plugin is already named "${plugin.name}" ("${other}")`,
-      );
-    }
-    names.set(plugin.name, plugin.spec);
-  }
-  if (failure !== undefined || duplicate !== undefined) {
-    for (const plugin of loaded) plugin.close();
-    throw failure?.reason ?? duplicate;
-  }
-  for (const plugin of loaded) {
-    log.debug("Loaded plugin", {
-      plugin: plugin.name,
-      spec: plugin.spec,
-      hooks: plugin.hooks.join(","),
-      isolation: plugin.isolation,
-      loadMs: loadMs.get(plugin),
-    });
-  }
-  return loaded;
-}
-
-/** Run `context.hook` of every plugin that has it, concurrently. */
-async function runHooks(
-  plugins: readonly LoadedPlugin[],
-  context: HookContextData,
-  env: Readonly<Record<string, string>>,
-  log: Logger,
-): Promise<boolean[]> {
-  const { hook } = context;
-  const calls = plugins.filter((p) => p.hooks.includes(hook)).map(
-    async (plugin) => {
-      const started = performance.now();
-      const outcome = await plugin.call(
-        hook,
-        { ...context, options: pluginOptions(env, plugin.name) },
-        context.timeoutMs,
-      );
-      const durationMs = Math.round(performance.now() - started);
-      if (outcome.ok) {
-        log.debug("Hook done", { plugin: plugin.name, hook, durationMs });
-      } else {
-        log.warn(
-          `Hook ${outcome.reason === "timeout" ? "timed out" : "failed"}`,
-          {
-            plugin: plugin.name,
-            hook,
-            error: outcome.message,
-            durationMs,
-          },
-        );
-      }
-      return outcome.ok;
-    },
-  );
-  return await Promise.all(calls);
 }

@@ -210,7 +210,7 @@ export class TestServer implements AsyncDisposable {
       request: Request,
       seen: SeenRequest,
     ) => Response | Promise<Response>,
-    options: { tls?: boolean; hostname?: string } = {},
+    options: { tls?: boolean; hostname?: string; port?: number } = {},
   ) {
     const tls = options.tls
       ? {
@@ -220,7 +220,7 @@ export class TestServer implements AsyncDisposable {
       : {};
     this.#server = Deno.serve({
       hostname: options.hostname ?? "127.0.0.1",
-      port: 0,
+      port: options.port ?? 0,
       onListen() {},
       ...tls,
     }, async (request) => {
@@ -277,6 +277,8 @@ export interface FakeSidecarOptions {
   keepRunning?: boolean;
   /** Header name and value required on every request (401 otherwise). */
   token?: [string, string];
+  /** Listen on this port (default: any free one). */
+  port?: number;
 }
 
 /** A sidecar on 127.0.0.1 that answers as the real one and stops on quit. */
@@ -307,7 +309,7 @@ export class FakeSidecar extends TestServer {
         setTimeout(() => this.close(), 0);
       }
       return new Response(quit.body || null, { status: quit.status });
-    });
+    }, { port: options.port ?? 0 });
   }
 }
 
@@ -350,4 +352,41 @@ export function canUnsharePid(): boolean {
   } catch {
     return false;
   }
+}
+
+/** A map in the kubelet's downward API format: sorted `key="value"` lines, no final newline. */
+export function kubeletFormat(map: ReadonlyMap<string, string>): string {
+  return [...map.keys()].sort().map((key) =>
+    `${key}=${JSON.stringify(map.get(key))}`
+  ).join("\n");
+}
+
+/** A temporary downward API folder, as the kubelet mounts it. */
+export async function podinfoDir(
+  annotations: Record<string, string>,
+  labels?: Record<string, string>,
+): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "podinfo-" });
+  const write = (name: string, entries: Record<string, string>) =>
+    Deno.writeTextFile(
+      `${path}/${name}`,
+      kubeletFormat(new Map(Object.entries(entries))),
+    );
+  await write("annotations", annotations);
+  if (labels !== undefined) await write("labels", labels);
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+/** Istio's `sidecar.istio.io/status` as its injector writes it. */
+export function istioStatus(native = false): string {
+  return JSON.stringify({
+    initContainers: native ? ["istio-init", "istio-proxy"] : ["istio-init"],
+    containers: native ? null : ["istio-proxy"],
+    volumes: ["istio-envoy"],
+    imagePullSecrets: null,
+    revision: "default",
+  });
 }

@@ -3,8 +3,14 @@
 // sidecar, in a read-only root filesystem with no shell, sleep or curl — only
 // /deno, its libraries, the wrapper and the job (see fixtures/e2e/pod.ts).
 // Needs Linux, root (for unshare --net), bubblewrap, iproute2 and util-linux (.ci/run installs them).
-import { equal, match, ok } from "node:assert/strict";
-import { FIXTURES, ROOT, WRAPPER_ARGS } from "./_helpers.ts";
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
+import {
+  FIXTURES,
+  istioStatus,
+  podinfoDir,
+  ROOT,
+  WRAPPER_ARGS,
+} from "./_helpers.ts";
 
 function works(command: string, args: string[]): boolean {
   try {
@@ -24,7 +30,9 @@ let rootfs: string | undefined;
 async function makeRootfs(): Promise<string> {
   if (rootfs !== undefined) return rootfs;
   const dir = await Deno.makeTempDir({ prefix: "wrapper-rootfs-" });
-  for (const sub of ["app", "deno-dir", "proc", "dev", "tmp", "etc"]) {
+  for (
+    const sub of ["app", "deno-dir", "proc", "dev", "tmp", "etc", "etc/podinfo"]
+  ) {
     await Deno.mkdir(`${dir}/${sub}`);
   }
   // The kubelet mounts an /etc/hosts into every container; so does this pod.
@@ -52,12 +60,21 @@ interface PodResult {
   stderr: string;
   requests: string[];
   stopped: boolean;
+  proxied: string[];
+}
+
+interface PodOptions {
+  /** Extra variables in the job container's environment. */
+  env?: Record<string, string>;
+  /** A downward API folder, mounted at /etc/podinfo. */
+  podinfo?: string;
 }
 
 async function pod(
   scenario: string,
   options: string[],
   job: string[],
+  extra: PodOptions = {},
 ): Promise<PodResult> {
   const info = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json"],
@@ -86,6 +103,8 @@ async function pod(
       denoDir,
       scenario,
       JSON.stringify(wrapper),
+      JSON.stringify(extra.env ?? {}),
+      extra.podinfo ?? "",
     ],
   }).output();
   const text = new TextDecoder().decode(stdout);
@@ -167,5 +186,60 @@ Deno.test({
     equal(result.code, 0, result.stderr);
     match(result.stderr, /^\[info echo\] Command ended code=0/m);
     ok(result.requests.includes("POST 15020/quitquitquit"));
+  },
+});
+
+Deno.test({
+  name:
+    `pod: the metadata shows Istio and its sidecar listens late: auto waits for it, then it stops${why}`,
+  ignore: !ready,
+  fn: async () => {
+    await using podinfo = await podinfoDir({
+      "sidecar.istio.io/status": istioStatus(),
+    });
+    const result = await pod("late", [], ["exit", "0"], {
+      env: { WRAPPER_PLUGIN_PATH: "auto", WRAPPER_READY_ABSENT_AFTER: "100ms" },
+      podinfo: podinfo.path,
+    });
+    equal(result.code, 0, result.stderr);
+    match(result.stderr, /\[info istio-proxy\] Sidecar ready/);
+    sidecarStopped(result);
+  },
+});
+
+Deno.test({
+  name:
+    `pod: SIGTERM to PID 1 while a remote plugin is fetched: 143, the sidecar stops${why}`,
+  ignore: !ready,
+  fn: async () => {
+    const result = await pod("sigterm-fetch", [
+      ...ISTIO,
+      "--plugin",
+      "https://localhost:8443/echo.ts",
+    ], ["exit", "0"]);
+    equal(result.code, 143, result.stderr);
+    ok(!/^job:/m.test(result.stdout), "the job did not start");
+    ok(result.requests.includes("POST 15020/quitquitquit"));
+    ok(result.stopped, "the sidecar stopped");
+  },
+});
+
+Deno.test({
+  name:
+    `pod: HTTP_PROXY and ALL_PROXY set in the pod: the proxy sees nothing, the sidecar stops${why}`,
+  ignore: !ready,
+  fn: async () => {
+    const proxy = "http://127.0.0.1:3128";
+    const result = await pod("proxy", ISTIO, ["exit", "0"], {
+      env: { HTTP_PROXY: proxy, ALL_PROXY: proxy, http_proxy: proxy },
+    });
+    equal(result.code, 0, result.stderr);
+    // Deno's own update check under `deno run` (CONNECT dl.deno.land:443)
+    // may use the proxy, as it should; nothing to loopback may.
+    deepStrictEqual(
+      result.proxied.filter((line) => /localhost|127\.|::1/.test(line)),
+      [],
+    );
+    sidecarStopped(result);
   },
 });

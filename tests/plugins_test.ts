@@ -70,6 +70,7 @@ Deno.test("hook context carries command, exit, options and started", async () =>
     absentAfterMs: 1000,
     verifyTimeoutMs: 5000,
     native: false,
+    injected: null,
   });
   equal(after.hook, "afterExit");
   deepStrictEqual(after.exit, { code: 7, signal: null, success: false });

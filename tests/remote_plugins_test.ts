@@ -47,7 +47,10 @@ Deno.test("a pin also guards a file plugin; a malformed pin is a usage error", a
   equal(bad.code, 125);
   const malformed = await wrapper(["-p", `${file}#sha256=abc`, "true"]);
   equal(malformed.code, 2);
-  match(malformed.stderr, /#sha256= needs 64 hex digits/);
+  match(
+    malformed.stderr,
+    /"#sha256=abc" is not a pin: use #sha256=<64 hex digits>/,
+  );
 });
 
 Deno.test("transient fetch errors (503, then a dropped connection) are retried with backoff", async () => {

@@ -1,0 +1,192 @@
+/**
+ * The plugins of one run: loading them (built-ins never wait on the others),
+ * each one's hook context, and running one hook on all of them at once.
+ * @module
+ */
+import type { HookName, SidecarSettings } from "../mod.ts";
+import type { HookContextData } from "./_protocol.ts";
+import { type Config, pluginOptions, unusedEnvVars } from "./config.ts";
+import { DETECTABLE_PLUGINS } from "./detect.ts";
+import { PluginError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { PlannedPlugin, PluginPlan } from "./plan.ts";
+import { type LoadedPlugin, loadPlugin } from "./plugin_host.ts";
+import { readPluginSource } from "./plugin_source.ts";
+
+/** What a hook's context adds after the job: how it ended. */
+export type ExitFields = Pick<
+  Required<HookContextData>,
+  "exit" | "durationMs" | "started"
+>;
+
+/** The loaded plugins of one run. */
+export class PluginSet {
+  #loaded: Array<{ plugin: LoadedPlugin; implicit: boolean }> = [];
+  #config: Config;
+  #plan: PluginPlan;
+  #env: Readonly<Record<string, string>>;
+  #log: Logger;
+
+  constructor(
+    config: Config,
+    plan: PluginPlan,
+    env: Readonly<Record<string, string>>,
+    log: Logger,
+  ) {
+    this.#config = config;
+    this.#plan = plan;
+    this.#env = env;
+    this.#log = log;
+  }
+
+  /** The plugins loaded so far. */
+  get plugins(): LoadedPlugin[] {
+    return this.#loaded.map((entry) => entry.plugin);
+  }
+
+  /**
+   * Load `planned` concurrently; keep each that loads. Resolves to the first
+   * failure, or undefined. `signal` interrupts fetches and loads.
+   */
+  async load(
+    planned: readonly PlannedPlugin[],
+    signal?: AbortSignal,
+  ): Promise<PluginError | undefined> {
+    const timeoutMs = this.#config.hookTimeoutMs;
+    const settled = await Promise.allSettled(planned.map(async (location) => {
+      const started = performance.now();
+      const source = await readPluginSource(location, {
+        timeoutMs: this.#config.fetchTimeoutMs,
+        log: this.#log,
+        ...(signal === undefined ? {} : { signal }),
+      });
+      const plugin = await loadPlugin(source, {
+        timeoutMs,
+        ...(signal === undefined ? {} : { signal }),
+      });
+      const loadMs = Math.round((performance.now() - started) * 10) / 10;
+      return { plugin, implicit: location.implicit, loadMs };
+    }));
+    let failure: PluginError | undefined;
+    for (const outcome of settled) {
+      if (outcome.status === "rejected") {
+        if (!(outcome.reason instanceof PluginError)) throw outcome.reason;
+        failure ??= outcome.reason;
+        continue;
+      }
+      const { plugin, implicit, loadMs } = outcome.value;
+      failure ??= this.#add(plugin, implicit);
+      this.#log.debug("Loaded plugin", {
+        plugin: plugin.name,
+        spec: plugin.spec,
+        hooks: plugin.hooks.join(","),
+        isolation: plugin.isolation,
+        loadMs,
+      });
+    }
+    return failure;
+  }
+
+  /**
+   * Keep `plugin` unless another has its name. A built-in added only because
+   * the pod's metadata shows its sidecar yields to a plugin of the same name.
+   */
+  #add(plugin: LoadedPlugin, implicit: boolean): PluginError | undefined {
+    const index = this.#loaded.findIndex((e) => e.plugin.name === plugin.name);
+    const other = this.#loaded[index];
+    if (other === undefined) {
+      this.#loaded.push({ plugin, implicit });
+      return undefined;
+    }
+    if (other.implicit || implicit) {
+      const dropped = implicit ? plugin : other.plugin;
+      this.#log.debug("Using the named plugin instead of the built-in", {
+        plugin: plugin.name,
+        spec: implicit ? other.plugin.spec : plugin.spec,
+      });
+      dropped.close();
+      if (!implicit) this.#loaded[index] = { plugin, implicit };
+      return undefined;
+    }
+    plugin.close();
+    return new PluginError(
+      plugin.spec,
+      `another plugin is already named "${plugin.name}" ("${other.plugin.spec}")`,
+    );
+  }
+
+  /** Warn about `WRAPPER_*` variables that no setting or loaded plugin reads. */
+  reportUnusedVariables(): void {
+    const names = this.plugins.map((p) => p.name);
+    for (const name of unusedEnvVars(this.#env, names)) {
+      this.#log.warn("Ignoring variable: no such setting or loaded plugin", {
+        name,
+      });
+    }
+  }
+
+  /** Run `hook` of every plugin that has it, concurrently; true for each success. */
+  async run(hook: HookName, exit?: ExitFields): Promise<boolean[]> {
+    const calls = this.plugins.filter((p) => p.hooks.includes(hook)).map(
+      async (plugin) => {
+        const context = this.#context(plugin.name, hook, exit);
+        const started = performance.now();
+        const outcome = await plugin.call(hook, context, context.timeoutMs);
+        const durationMs = Math.round(performance.now() - started);
+        const fields = { plugin: plugin.name, hook };
+        if (outcome.ok) this.#log.debug("Hook done", { ...fields, durationMs });
+        else {
+          this.#log.warn(
+            `Hook ${outcome.reason === "timeout" ? "timed out" : "failed"}`,
+            { ...fields, error: outcome.message, durationMs },
+          );
+        }
+        return outcome.ok;
+      },
+    );
+    return await Promise.all(calls);
+  }
+
+  /** End every plugin's runtime; a hook under way ends with `reason`. */
+  close(reason?: string): void {
+    for (const { plugin } of this.#loaded) plugin.close(reason);
+  }
+
+  #context(
+    name: string,
+    hook: HookName,
+    exit: ExitFields | undefined,
+  ): HookContextData {
+    const config = this.#config;
+    return {
+      hook,
+      command: config.command,
+      options: pluginOptions(this.#env, name),
+      timeoutMs: hook === "beforeStart"
+        ? config.readyTimeoutMs
+        : config.hookTimeoutMs,
+      sidecar: this.sidecarSettings(name),
+      ...exit,
+    };
+  }
+
+  /**
+   * What the helpers of plugin `name` know of its sidecar. Metadata that
+   * shows it means: wait for it however late it starts, and tell it to quit
+   * even if it is not listening yet. Metadata that shows none: no wait.
+   */
+  sidecarSettings(name: string): SidecarSettings {
+    const config = this.#config;
+    const detected = this.#plan.detected.get(name);
+    const injected = this.#plan.metadata && DETECTABLE_PLUGINS.has(name)
+      ? detected !== undefined
+      : null;
+    const noShortcut = injected === true || config.readyPolicy === "fail";
+    return {
+      absentAfterMs: noShortcut ? null : config.absentAfterMs,
+      verifyTimeoutMs: config.verifyTimeoutMs,
+      native: config.nativeSidecars || (detected?.native ?? false),
+      injected,
+    };
+  }
+}
