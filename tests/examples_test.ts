@@ -5,7 +5,8 @@ import { CronJob, Job } from "kubernetes-models/batch/v1";
 import type { IContainer, IPodTemplateSpec } from "kubernetes-models/v1";
 import { parseAllDocuments } from "yaml";
 import { parseConfig, unusedEnvVars } from "../src/config.ts";
-import { resolveSpec } from "../src/plugin_source.ts";
+import { AUTO_SPEC, planPlugins } from "../src/plan.ts";
+import { DEFAULT_PODINFO_DIR } from "../src/podinfo.ts";
 import { ROOT } from "./_helpers.ts";
 
 const files = [...Deno.readDirSync(`${ROOT}examples`)]
@@ -66,12 +67,17 @@ function checkWrapperContainer(
     ...(container.args ?? []),
   ], env);
   ok(config.command.length > 0, `${file}: a command after the options`);
-  const names = config.plugins.map((spec) => resolveSpec(spec).fallbackName);
+  const plan = planPlugins(config.plugins, undefined);
+  deepStrictEqual(plan.problems, [], `${file}: plugin specs`);
+  const names = plan.plugins.map((p) => p.fallbackName);
   deepStrictEqual(
     unusedEnvVars(env, names),
     [],
     `${file}: unknown WRAPPER_* variables`,
   );
+  if (config.plugins.includes(AUTO_SPEC)) {
+    checkPodinfoVolume(file, container, template);
+  }
   if (file.includes("istio")) {
     equal(template.metadata?.labels?.["sidecar.istio.io/inject"], "true", file);
     equal(object.metadata.labels?.["sidecar.istio.io/inject"], undefined, file);
@@ -83,4 +89,23 @@ function checkWrapperContainer(
       file,
     );
   }
+}
+
+/** `auto` needs the downward API volume, at the folder the wrapper reads. */
+function checkPodinfoVolume(
+  file: string,
+  container: IContainer,
+  template: IPodTemplateSpec,
+): void {
+  const mount = container.volumeMounts?.find((m) =>
+    m.mountPath === DEFAULT_PODINFO_DIR
+  );
+  ok(mount !== undefined, `${file}: podinfo mounted at ${DEFAULT_PODINFO_DIR}`);
+  const volume = template.spec?.volumes?.find((v) => v.name === mount.name);
+  const items = volume?.downwardAPI?.items ?? [];
+  deepStrictEqual(
+    items.map((item) => [item.path, item.fieldRef?.fieldPath]),
+    [["annotations", "metadata.annotations"], ["labels", "metadata.labels"]],
+    `${file}: downward API items`,
+  );
 }
