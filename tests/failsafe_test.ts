@@ -21,10 +21,16 @@ import {
 const linux = Deno.build.os !== "linux";
 const PIN = "0".repeat(64);
 
-function quitSent(sidecar: FakeSidecar): boolean {
+function quitSent(sidecar: FakeSidecar | TestServer): boolean {
   return sidecar.requests.some((r) =>
     r.method === "POST" && r.path === "/quitquitquit"
   );
+}
+
+/** The quit arrived, and the wrapper saw the sidecar's port close. */
+function assertStopped(stderr: string, sidecar: FakeSidecar): void {
+  ok(quitSent(sidecar), stderr);
+  match(stderr, /\[info istio-proxy\] Sidecar stopped/);
 }
 
 /** Run with istio-proxy pointed at a fresh stand-in; returns both. */
@@ -38,6 +44,20 @@ async function withIstio(
   });
   await sidecar.close();
   return { result, sidecar };
+}
+
+/** A plugin file written for one test; removed with its folder. */
+async function tempPlugin(
+  name: string,
+  code: string,
+): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, code);
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
 }
 
 // --- A plugin that cannot be loaded ----------------------------------------
@@ -57,8 +77,7 @@ for (
     ]);
     equal(result.code, 125, result.stderr);
     match(result.stderr, /\[error wrapper\] Cannot load plugin/);
-    ok(quitSent(sidecar), result.stderr);
-    match(result.stderr, /\[info istio-proxy\] Sidecar stopped/);
+    assertStopped(result.stderr, sidecar);
   });
 }
 
@@ -71,7 +90,7 @@ Deno.test("a remote plugin answering 404: 125, and the sidecar is told to quit",
   ]);
   equal(result.code, 125, result.stderr);
   match(result.stderr, /HTTP 404/);
-  ok(quitSent(sidecar));
+  assertStopped(result.stderr, sidecar);
 });
 
 Deno.test("a remote plugin that stays unreachable: 125 by WRAPPER_FETCH_TIMEOUT, no internal error, sidecar told to quit", async () => {
@@ -82,7 +101,7 @@ Deno.test("a remote plugin that stays unreachable: 125 by WRAPPER_FETCH_TIMEOUT,
   equal(result.code, 125, result.stderr);
   match(result.stderr, /Cannot load plugin "http:\/\/127\.0\.0\.1:\d+\/p\.ts"/);
   ok(!result.stderr.includes("internal error"), result.stderr);
-  ok(quitSent(sidecar));
+  assertStopped(result.stderr, sidecar);
 });
 
 // --- A mistake in the settings ---------------------------------------------
@@ -114,7 +133,7 @@ for (
     const { result, sidecar } = await withIstio([...args, "true"], env);
     equal(result.code, 2, result.stderr);
     match(result.stderr, /^wrapper: [^\n]+ \(see "wrapper --help"\)\n/);
-    ok(quitSent(sidecar), result.stderr);
+    assertStopped(result.stderr, sidecar);
   });
 }
 
@@ -122,7 +141,7 @@ Deno.test("no command at all: exit 2, and the sidecar is still told to quit", as
   const { result, sidecar } = await withIstio(["-p", "istio-proxy"]);
   equal(result.code, 2);
   match(result.stderr, /No command given/);
-  ok(quitSent(sidecar));
+  assertStopped(result.stderr, sidecar);
 });
 
 Deno.test("--help and --version with a mistake tell no sidecar anything (no job)", async () => {
@@ -165,38 +184,53 @@ Deno.test("splitPin(): only a well-formed trailing #sha256=<64 hex> is a pin; a 
 });
 
 Deno.test("a file name with a # is read as that file, not cut at the #", async () => {
-  const dir = await Deno.makeTempDir();
-  const file = `${dir}/my#plugin.ts`;
-  await Deno.copyFile(`${FIXTURES}plugins/legacy.ts`, file);
-  const result = await wrapper(["-p", file, "true"]);
-  await Deno.remove(dir, { recursive: true });
+  await using plugin = await tempPlugin(
+    "my#plugin.ts",
+    await Deno.readTextFile(`${FIXTURES}plugins/legacy.ts`),
+  );
+  const result = await wrapper(["-p", plugin.path, "true"]);
   equal(result.code, 0, result.stderr);
 });
 
 // --- A stop signal in every phase ------------------------------------------
+
+/** A server that holds every request until released (a fetch under way). */
+function heldServer(): TestServer & { release(): void } {
+  const hold = Promise.withResolvers<void>();
+  const server = new TestServer(async () => {
+    await hold.promise;
+    return new Response("");
+  });
+  return Object.assign(server, { release: () => hold.resolve() });
+}
+
+/** Start with `specs`, send SIGTERM once `phase` resolves: 143, sidecar stopped. */
+async function sigtermDuring(
+  specs: string,
+  phase: (run: RunningWrapper) => Promise<unknown>,
+): Promise<void> {
+  await using sidecar = fakePilotAgent();
+  await using run = new RunningWrapper(
+    ["--log-level=debug", "-p", specs, "true"],
+    { env: istioEnv(sidecar.port) },
+  );
+  await phase(run);
+  run.process.kill("SIGTERM");
+  const status = await run.process.status;
+  const stderr = await run.stderr;
+  equal(status.code, 143, stderr);
+  assertStopped(stderr, sidecar);
+}
 
 Deno.test({
   name:
     "SIGTERM while a remote plugin is fetched: 143 at once, sidecar told to quit",
   ignore: linux,
   fn: async () => {
-    const hold = Promise.withResolvers<void>();
-    await using server = new TestServer(async () => {
-      await hold.promise;
-      return new Response("");
-    });
-    await using sidecar = fakePilotAgent();
-    await using run = new RunningWrapper([
-      "-p",
-      `istio-proxy,http://127.0.0.1:${server.port}/p.ts`,
-      "true",
-    ], { env: istioEnv(sidecar.port) });
-    await server.received(1); // the fetch is under way
-    run.process.kill("SIGTERM");
-    const status = await run.process.status;
-    hold.resolve();
-    equal(status.code, 143, await run.stderr);
-    ok(quitSent(sidecar));
+    await using server = heldServer();
+    const url = `http://127.0.0.1:${server.port}/p.ts`;
+    await sigtermDuring(`istio-proxy,${url}`, () => server.received(1));
+    server.release();
   },
 });
 
@@ -205,32 +239,14 @@ Deno.test({
     "SIGTERM while a file plugin loads (awaiting at top level): 143, sidecar told to quit",
   ignore: linux,
   fn: async () => {
-    const hold = Promise.withResolvers<void>();
-    await using server = new TestServer(async () => {
-      await hold.promise;
-      return new Response("");
-    });
-    const dir = await Deno.makeTempDir();
-    const file = `${dir}/slow_load.ts`;
-    await Deno.writeTextFile(
-      file,
+    await using server = heldServer();
+    await using plugin = await tempPlugin(
+      "slow_load.ts",
       `await fetch("http://127.0.0.1:${server.port}/");\n` +
         `export default { name: "slow", afterExit() {} };\n`,
     );
-    await using sidecar = fakePilotAgent();
-    await using run = new RunningWrapper(
-      ["-p", `istio-proxy,${file}`, "true"],
-      {
-        env: istioEnv(sidecar.port),
-      },
-    );
-    await server.received(1); // the plugin is loading
-    run.process.kill("SIGTERM");
-    const status = await run.process.status;
-    hold.resolve();
-    await Deno.remove(dir, { recursive: true });
-    equal(status.code, 143, await run.stderr);
-    ok(quitSent(sidecar));
+    await sigtermDuring(`istio-proxy,${plugin.path}`, () => server.received(1));
+    server.release();
   },
 });
 
@@ -239,18 +255,11 @@ Deno.test({
     "SIGTERM while a file plugin busy-loops in its load: 143, sidecar told to quit",
   ignore: linux,
   fn: async () => {
-    await using sidecar = fakePilotAgent();
-    await using run = new RunningWrapper([
-      "--log-level=debug",
-      "-p",
+    // Built-ins load first: once istio-proxy is loaded, the busy one loads.
+    await sigtermDuring(
       `istio-proxy,${FIXTURES}plugins/busy_load.ts`,
-      "true",
-    ], { env: istioEnv(sidecar.port) });
-    await run.waitForStderr(/Loaded plugin plugin=istio-proxy/); // built-ins first
-    run.process.kill("SIGTERM");
-    const status = await run.process.status;
-    equal(status.code, 143, await run.stderr);
-    ok(quitSent(sidecar));
+      (run) => run.waitForStderr(/Loaded plugin plugin=istio-proxy/),
+    );
   },
 });
 
@@ -349,44 +358,49 @@ Deno.test({
 
 // --- The job dying by any signal ------------------------------------------
 
-Deno.test({
-  name:
-    "a job killed by a real-time signal: 128+n, afterExit runs, sidecar told to quit",
-  ignore: linux,
-  fn: async () => {
-    const { result, sidecar } = await withIstio([
-      "-p",
-      "istio-proxy,echo",
-      "sh",
-      "-c",
-      "kill -40 $$",
-    ]);
-    equal(result.code, 168, result.stderr);
-    match(result.stderr, /\[info echo\] Command ended code=168 signal=null/);
-    ok(quitSent(sidecar));
-  },
-});
+for (const n of [34, 40, 64]) {
+  Deno.test({
+    name: `a job killed by real-time signal ${n}: ${
+      128 + n
+    }, afterExit runs, sidecar told to quit`,
+    ignore: linux,
+    fn: async () => {
+      const { result, sidecar } = await withIstio([
+        "-p",
+        "istio-proxy,echo",
+        "sh",
+        "-c",
+        `kill -${n} $$`,
+      ]);
+      equal(result.code, 128 + n, result.stderr);
+      ok(
+        result.stderr.includes(
+          `[info echo] Command ended code=${128 + n} signal=null`,
+        ),
+        result.stderr,
+      );
+      assertStopped(result.stderr, sidecar);
+    },
+  });
+}
 
 // --- An internal error -------------------------------------------------------
 
 Deno.test("a plugin message that breaks the host is an ignored internal error: the job and the quits go on", async () => {
-  const dir = await Deno.makeTempDir();
-  const file = `${dir}/breaker.ts`;
-  await Deno.writeTextFile(
-    file,
+  await using plugin = await tempPlugin(
+    "breaker.ts",
     `export default { name: "breaker", beforeStart() { postMessage(null); } };\n`,
   );
   const { result, sidecar } = await withIstio([
     "-p",
-    `istio-proxy,${file}`,
+    `istio-proxy,${plugin.path}`,
     "sh",
     "-c",
     "exit 6",
   ], { WRAPPER_READY_TIMEOUT: "300ms" });
-  await Deno.remove(dir, { recursive: true });
   equal(result.code, 6, result.stderr);
   match(result.stderr, /wrapper: internal error, ignored: /);
-  ok(quitSent(sidecar));
+  assertStopped(result.stderr, sidecar);
 });
 
 // --- A proxy in the environment ---------------------------------------------
@@ -433,7 +447,7 @@ for (
     equal(proxied, 0, "the proxy saw a connection");
     ok(gate.requests.length === 1, "the Worker plugin's own fetch arrived");
     ok(sidecar.requests.some((r) => r.path === "/healthz/ready"));
-    ok(quitSent(sidecar));
+    assertStopped(result.stderr, sidecar);
     equal(
       new TextDecoder().decode(result.stdout),
       `http://127.0.0.1:${proxy.addr.port}|example.com|unset`,
@@ -443,33 +457,38 @@ for (
 
 // --- A sidecar that starts late ------------------------------------------------
 
+/**
+ * Run `args` with istio-proxy at a port where the stand-in starts listening
+ * only 400 ms after the wrapper (its image still pulling: the scenario
+ * itself, not a synchronisation), with a 100 ms absent shortcut.
+ */
+async function withLateIstio(args: string[], env: Record<string, string>) {
+  const port = closedPort();
+  await using run = new RunningWrapper(args, {
+    env: { ...istioEnv(port), WRAPPER_READY_ABSENT_AFTER: "100ms", ...env },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  await using sidecar = new FakeSidecar({
+    readyPath: "/healthz/ready",
+    quitPath: "/quitquitquit",
+    port,
+  });
+  const { code } = await run.process.status;
+  const stderr = await run.stderr;
+  assertStopped(stderr, sidecar);
+  return { code, stderr };
+}
+
 Deno.test({
   name:
     "WRAPPER_READY_POLICY=fail, no metadata: a sidecar listening after the absent delay is waited for",
   ignore: linux,
   fn: async () => {
-    const port = closedPort();
-    const run = new RunningWrapper(
+    const { code, stderr } = await withLateIstio(
       ["-p", "istio-proxy", "sh", "-c", "exit 5"],
-      {
-        env: {
-          ...istioEnv(port),
-          WRAPPER_READY_POLICY: "fail",
-          WRAPPER_READY_ABSENT_AFTER: "100ms",
-        },
-      },
+      { WRAPPER_READY_POLICY: "fail" },
     );
-    await using _ = run;
-    // The scenario itself: the sidecar's image is still pulling.
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    await using sidecar = new FakeSidecar({
-      readyPath: "/healthz/ready",
-      quitPath: "/quitquitquit",
-      port,
-    });
-    const status = await run.process.status;
-    equal(status.code, 5, await run.stderr);
-    ok(quitSent(sidecar));
+    equal(code, 5, stderr);
   },
 });
 
@@ -483,28 +502,13 @@ Deno.test({
     await using pod = await podinfoDir({
       "sidecar.istio.io/status": istioStatus(),
     });
-    const port = closedPort();
-    const run = new RunningWrapper(["sh", "-c", "exit 7"], {
-      env: {
-        ...istioEnv(port),
-        WRAPPER_PLUGIN_PATH: "auto",
-        WRAPPER_PODINFO_DIR: pod.path,
-        WRAPPER_READY_ABSENT_AFTER: "100ms",
-      },
+    const { code, stderr } = await withLateIstio(["sh", "-c", "exit 7"], {
+      WRAPPER_PLUGIN_PATH: "auto",
+      WRAPPER_PODINFO_DIR: pod.path,
     });
-    await using _ = run;
-    await new Promise((resolve) => setTimeout(resolve, 400)); // late sidecar
-    await using sidecar = new FakeSidecar({
-      readyPath: "/healthz/ready",
-      quitPath: "/quitquitquit",
-      port,
-    });
-    const status = await run.process.status;
-    const stderr = await run.stderr;
-    equal(status.code, 7, stderr);
+    equal(code, 7, stderr);
     match(stderr, /\[info istio-proxy\] Sidecar ready/);
     ok(!stderr.includes("No sidecar at"), stderr);
-    ok(quitSent(sidecar));
   },
 });
 
@@ -531,8 +535,9 @@ Deno.test({
       port,
     });
     const status = await run.process.status;
-    equal(status.code, 0, await run.stderr);
-    ok(quitSent(sidecar));
+    const stderr = await run.stderr;
+    equal(status.code, 0, stderr);
+    assertStopped(stderr, sidecar);
   },
 });
 
@@ -573,7 +578,7 @@ Deno.test("a usage error with metadata present: the sidecars it shows are told t
   });
   equal(result.code, 2, result.stderr);
   match(result.stderr, /^wrapper: Invalid duration "10 seconds"/);
-  ok(quitSent(sidecar));
+  assertStopped(result.stderr, sidecar);
 });
 
 Deno.test("WRAPPER_PODINFO_DIR naming a missing folder is a usage error", async () => {
@@ -611,16 +616,13 @@ Deno.test("a plugin named like a detected built-in replaces it (no duplicate-nam
   await using pod = await podinfoDir({
     "sidecar.istio.io/status": istioStatus(),
   });
-  const dir = await Deno.makeTempDir();
-  const file = `${dir}/my_istio.ts`;
-  await Deno.writeTextFile(
-    file,
+  await using plugin = await tempPlugin(
+    "my_istio.ts",
     `export default { name: "istio-proxy", afterExit(ctx) { ctx.log.info("mine"); } };\n`,
   );
-  const result = await wrapper(["-p", file, "true"], {
+  const result = await wrapper(["-p", plugin.path, "true"], {
     env: { WRAPPER_PODINFO_DIR: pod.path },
   });
-  await Deno.remove(dir, { recursive: true });
   equal(result.code, 0, result.stderr);
   match(result.stderr, /\[info istio-proxy\] mine/);
 });
