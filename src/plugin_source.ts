@@ -6,6 +6,7 @@
  */
 import { firstLine, PluginError, UsageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { FileShapeError, readSmallFile } from "./read_file.ts";
 import { sleep } from "./timer.ts";
 
 /** Built-in plugins: name → file in `plugins/`. */
@@ -183,10 +184,7 @@ export async function readPluginSource(
   let bytes: Uint8Array;
   if (url.protocol === "file:") {
     try {
-      bytes = await Deno.readFile(
-        url,
-        options.signal === undefined ? {} : { signal: options.signal },
-      );
+      bytes = await readSmallFile(url, MAX_PLUGIN_BYTES, options.signal);
     } catch (error) {
       throw new PluginError(spec, fileError(error, url), { cause: error });
     }
@@ -224,9 +222,7 @@ export async function readPluginSource(
 function fileError(error: unknown, url: URL): string {
   const path = decodeURIComponent(url.pathname);
   if (error instanceof Deno.errors.NotFound) return `no such file "${path}"`;
-  if (error instanceof Deno.errors.IsADirectory) {
-    return `"${path}" is a directory`;
-  }
+  if (error instanceof FileShapeError) return `"${path}" ${error.message}`;
   if (error instanceof Deno.errors.PermissionDenied) {
     return `permission denied reading "${path}"`;
   }

@@ -8,6 +8,7 @@
  * per entry, sorted by key, the value quoted as Go's `%q` does.
  * @module
  */
+import { FileShapeError, readSmallFile } from "./read_file.ts";
 
 /** Where the downward API volume is mounted unless `WRAPPER_PODINFO_DIR` says. */
 export const DEFAULT_PODINFO_DIR = "/etc/podinfo";
@@ -63,35 +64,25 @@ async function readMapFile(
   path: string,
   required: boolean,
 ): Promise<Map<string, string> | undefined> {
-  let file: Deno.FsFile;
+  let bytes: Uint8Array;
   try {
-    file = await Deno.open(path);
+    bytes = await readSmallFile(path, MAX_FILE_BYTES);
   } catch (error) {
-    if (!required && error instanceof Deno.errors.NotFound) return undefined;
     if (error instanceof Deno.errors.NotFound) {
+      if (!required) return undefined;
       throw new Error(
         `no "${path}": add metadata.annotations to the downward API volume`,
       );
     }
+    if (error instanceof FileShapeError) {
+      throw new Error(`"${path}" ${error.message}`);
+    }
     throw error;
   }
   try {
-    if (!(await file.stat()).isFile) throw new Error(`"${path}" is not a file`);
-    const buffer = new Uint8Array(MAX_FILE_BYTES + 1);
-    let size = 0;
-    while (size < buffer.length) {
-      const n = await file.read(buffer.subarray(size));
-      if (n === null) break;
-      size += n;
-    }
-    if (size > MAX_FILE_BYTES) {
-      throw new Error(`"${path}" is larger than ${MAX_FILE_BYTES} bytes`);
-    }
-    return parseDownwardApiMap(
-      new TextDecoder().decode(buffer.subarray(0, size)),
-    );
-  } finally {
-    file.close();
+    return parseDownwardApiMap(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new Error(`"${path}": ${(error as Error).message}`);
   }
 }
 

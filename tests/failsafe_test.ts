@@ -81,6 +81,40 @@ for (
   });
 }
 
+Deno.test({
+  name:
+    "a FIFO, a device, a directory or a 2 GB sparse file as a plugin: 125 at once with the reason, sidecar told to quit",
+  ignore: linux,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    await new Deno.Command("mkfifo", { args: [`${dir}/fifo.ts`] }).output();
+    await using sparse = await Deno.open(`${dir}/sparse.ts`, {
+      create: true,
+      write: true,
+    });
+    await sparse.truncate(2 * 1024 ** 3);
+    await Deno.mkdir(`${dir}/folder.ts`);
+    for (
+      const [spec, reason] of [
+        [`${dir}/fifo.ts`, "is not a regular file"],
+        ["/dev/zero", "is not a regular file"],
+        [`${dir}/folder.ts`, "is a directory"],
+        [`${dir}/sparse.ts`, "is larger than 1048576 bytes"],
+      ]
+    ) {
+      const { result, sidecar } = await withIstio([
+        "-p",
+        `istio-proxy,${spec}`,
+        "true",
+      ]);
+      equal(result.code, 125, result.stderr);
+      ok(result.stderr.includes(`"${spec}" ${reason}`), result.stderr);
+      assertStopped(result.stderr, sidecar);
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
 Deno.test("a remote plugin answering 404: 125, and the sidecar is told to quit", async () => {
   await using server = new TestServer(() => new Response("", { status: 404 }));
   const { result, sidecar } = await withIstio([
@@ -579,6 +613,27 @@ Deno.test("a usage error with metadata present: the sidecars it shows are told t
   equal(result.code, 2, result.stderr);
   match(result.stderr, /^wrapper: Invalid duration "10 seconds"/);
   assertStopped(result.stderr, sidecar);
+});
+
+Deno.test({
+  name:
+    "pod metadata that is a FIFO or malformed is a usage error, never a hang",
+  ignore: linux,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    await new Deno.Command("mkfifo", { args: [`${dir}/annotations`] }).output();
+    const fifo = await wrapper(["true"], {
+      env: { WRAPPER_PODINFO_DIR: dir },
+    });
+    equal(fifo.code, 2);
+    match(fifo.stderr, /annotations" is not a regular file/);
+    await Deno.remove(`${dir}/annotations`);
+    await Deno.writeTextFile(`${dir}/annotations`, "not the kubelet's format");
+    const junk = await wrapper(["true"], { env: { WRAPPER_PODINFO_DIR: dir } });
+    equal(junk.code, 2);
+    match(junk.stderr, /annotations": line 1 is not key="value"/);
+    await Deno.remove(dir, { recursive: true });
+  },
 });
 
 Deno.test("WRAPPER_PODINFO_DIR naming a missing folder is a usage error", async () => {
