@@ -43,7 +43,7 @@ export async function main(
     }
     setupLogging(config.logLevel, config.logFormat); // 2. stderr logger
     // Even a usage error goes on: the sidecars it can know of are told to quit.
-    const pod = await podInfo(config, problems);
+    const pod = config.hooks ? await podInfo(config, problems) : undefined;
     const plan = planPlugins(config.plugins, pod);
     problems.push(...plan.problems);
     if (problems.length > 0) usageError(problems[0]!);

@@ -140,7 +140,7 @@ export function pluginRuntime(
       });
       signal.addEventListener("abort", abort, { once: true });
     });
-  const disabled = (url: string) => url.trim() === "" || url === "off";
+  const disabled = (url: string) => url === "off";
   // The same rule as the Worker's net permission, checked up front so that a
   // plugin gets one clear error however it runs.
   const loopbackOnly = (url: string) => {

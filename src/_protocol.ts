@@ -37,6 +37,39 @@ export type HostMessage =
   | { kind: "cancel"; reason: string }
   | { kind: "call"; hook: HookName; context: HookContextData };
 
+const LEVELS: readonly string[] = ["debug", "info", "warn", "error"];
+
+/**
+ * A message from a plugin's runtime as the host may trust it, or undefined:
+ * the runtime runs the plugin's code, which can post anything.
+ */
+export function checkWorkerMessage(data: unknown): WorkerMessage | undefined {
+  if (data === null || typeof data !== "object") return undefined;
+  const message = data as Record<string, unknown>;
+  const text = (key: string) => typeof message[key] === "string";
+  switch (message.kind) {
+    case "loaded":
+      return Array.isArray(message.hooks) ? data as WorkerMessage : undefined;
+    case "load-failed":
+    case "failed":
+      return text("message") ? data as WorkerMessage : undefined;
+    case "done":
+      return data as WorkerMessage;
+    case "exit":
+      return typeof message.code === "number"
+        ? data as WorkerMessage
+        : undefined;
+    case "log": {
+      const { level, properties } = message;
+      const valid = LEVELS.includes(level as string) && text("message") &&
+        properties !== null && typeof properties === "object";
+      return valid ? data as WorkerMessage : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** Worker → host. */
 export type WorkerMessage =
   | { kind: "loaded"; name: unknown; hooks: HookName[] }

@@ -335,6 +335,7 @@ export function pluginOptions(
   const options: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (!key.startsWith(prefix) || key.length === prefix.length) continue;
+    if (value.trim() === "") continue; // empty means unset, as for every setting
     const option = key.slice(prefix.length).toLowerCase()
       .replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
     options[option] = value;

@@ -27,11 +27,16 @@ const DAPR_INJECTED = "dapr.io/sidecar-injected";
 const istio: Rule = ({ annotations }) => {
   const raw = annotations.get(ISTIO_STATUS);
   if (raw === undefined) return undefined;
-  let status: { containers?: unknown; initContainers?: unknown };
-  try {
-    status = JSON.parse(raw);
-  } catch {
-    status = {};
+  const status = parseObject(raw);
+  if (status === undefined) {
+    // Only the injector writes it: Istio is there, however it is spelled.
+    return {
+      plugin: "istio-proxy",
+      native: false,
+      evidence: `${ISTIO_STATUS} is set`,
+      warning:
+        `${ISTIO_STATUS} is not the injector's JSON: taking istio-proxy as a regular sidecar`,
+    };
   }
   const has = (list: unknown) =>
     Array.isArray(list) && list.includes("istio-proxy");
@@ -50,6 +55,18 @@ const istio: Rule = ({ annotations }) => {
   }
   return sidecar;
 };
+
+/** A JSON object, or undefined for anything else (`null`, junk). */
+function parseObject(raw: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(raw);
+    return value !== null && typeof value === "object" && !Array.isArray(value)
+      ? value as Record<string, unknown>
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Linkerd: the injector stamps the proxy's version on every pod it injects. */
 const linkerd: Rule = ({ annotations }) => {

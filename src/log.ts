@@ -12,6 +12,7 @@
  */
 import type { LogRecord, Sink } from "npm:@logtape/logtape@2.4.2";
 import type { LogFormat, LogLevelSetting } from "./config.ts";
+import { safeJson } from "./log_budget.ts";
 
 type LogTape = typeof import("npm:@logtape/logtape@2.4.2"); // full specifier: `deno run <url>` has no import map
 
@@ -151,17 +152,24 @@ function renderValue(value: unknown): string {
       : JSON.stringify(value);
   }
   if (value instanceof Error) return JSON.stringify(value.message);
-  return JSON.stringify(value) ?? String(value);
+  return safeJson(value);
 }
 
 const encoder = new TextEncoder();
 
-/** Write all of `text` to stderr, synchronously. */
+/**
+ * Write all of `text` to stderr, synchronously. A stderr that cannot be
+ * written (a closed pipe) loses the line, never the wrapper's exit path.
+ */
 function writeStderr(text: string): void {
   const bytes = encoder.encode(text);
-  let written = 0;
-  while (written < bytes.length) {
-    written += Deno.stderr.writeSync(bytes.subarray(written));
+  try {
+    let written = 0;
+    while (written < bytes.length) {
+      written += Deno.stderr.writeSync(bytes.subarray(written));
+    }
+  } catch {
+    // Nowhere left to report it.
   }
 }
 

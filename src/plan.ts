@@ -42,9 +42,12 @@ export function planPlugins(
     (pod === undefined ? [] : detectSidecars(pod)).map((s) => [s.plugin, s]),
   );
   const problems: UsageError[] = [];
-  const warnings = [...detected.values()].flatMap((s) =>
-    s.warning === undefined ? [] : [`${s.plugin}: ${s.warning}`]
-  );
+  const warnings = [
+    ...(pod?.warnings ?? []),
+    ...[...detected.values()].flatMap((s) =>
+      s.warning === undefined ? [] : [`${s.plugin}: ${s.warning}`]
+    ),
+  ];
   const plugins: PlannedPlugin[] = [];
   const add = (location: PluginLocation, implicit: boolean) => {
     if (!plugins.some((p) => p.spec === location.spec)) {

@@ -17,7 +17,16 @@ import type {
   WorkerMessage,
 } from "./_protocol.ts";
 import { pluginRuntime, workerMain } from "./_plugin_worker.ts";
+import { checkWorkerMessage } from "./_protocol.ts";
 import { firstLine, PluginError } from "./errors.ts";
+import {
+  FLOOD_LIMIT,
+  LOG_RATE_PER_SECOND,
+  LogBudget,
+  MAX_LOG_CHARS,
+  safeJson,
+  truncate,
+} from "./log_budget.ts";
 import { after } from "./timer.ts";
 import { type Logger, pluginLogger } from "./log.ts";
 import type { PluginSource } from "./plugin_source.ts";
@@ -142,6 +151,7 @@ export class LoadedPlugin {
   #port: PluginPort | undefined;
   #log: Logger;
   #settle: ((reply: Reply) => void) | undefined;
+  #budget = new LogBudget();
   #dead = true;
 
   constructor(source: PluginSource, loadTimeoutMs: number) {
@@ -191,7 +201,7 @@ export class LoadedPlugin {
       name: `plugin ${this.spec}`,
       deno: { permissions: PLUGIN_PERMISSIONS },
     });
-    worker.onmessage = (event: MessageEvent<WorkerMessage>) =>
+    worker.onmessage = (event: MessageEvent<unknown>) =>
       this.#receive(event.data);
     worker.onerror = (event) => {
       event.preventDefault();
@@ -250,7 +260,14 @@ export class LoadedPlugin {
       default:
         throw fail(`unexpected "${reply.kind}" while loading`);
     }
-    const { name, hooks } = reply;
+    const { name } = reply;
+    const hooks: unknown = reply.hooks;
+    if (
+      !Array.isArray(hooks) ||
+      !hooks.every((h) => h === "beforeStart" || h === "afterExit")
+    ) {
+      throw fail(`sent a malformed "loaded" message`);
+    }
     if (typeof name !== "string" || !PLUGIN_NAME_PATTERN.test(name)) {
       throw fail(
         `invalid name ${
@@ -265,7 +282,7 @@ export class LoadedPlugin {
       throw fail("exports no hook (beforeStart or afterExit)");
     }
     this.#name = name;
-    this.#hooks = hooks;
+    this.#hooks = hooks as HookName[];
     this.#log = pluginLogger(name);
     return this;
   }
@@ -335,10 +352,15 @@ export class LoadedPlugin {
     this.#settle?.({ kind: "crashed", message: reason });
   }
 
-  #receive(message: WorkerMessage): void {
+  #receive(data: unknown): void {
+    const message = checkWorkerMessage(data);
+    if (message === undefined) {
+      // The plugin's own code posted it: what it waits for will not come.
+      this.#fail({ kind: "crashed", message: "sent a malformed message" });
+      return;
+    }
     if (message.kind === "log") {
-      const { level, message: text, properties } = message;
-      this.#log[level](text, { ...properties });
+      this.#writeLog(message);
       return;
     }
     if (message.kind === "exit") this.#dead = true;
@@ -348,6 +370,32 @@ export class LoadedPlugin {
         code: message.code,
       });
     }
+  }
+
+  /** Write a plugin's log line within its budget; end a flooding runtime. */
+  #writeLog(line: Extract<WorkerMessage, { kind: "log" }>): void {
+    if (!this.#budget.take()) {
+      if (this.#budget.dropped === 1) {
+        this.#log.warn("Plugin logs too fast: dropping lines", {
+          perSecond: LOG_RATE_PER_SECOND,
+        });
+      }
+      if (this.#budget.dropped === FLOOD_LIMIT) {
+        this.close(`flooded its log (${FLOOD_LIMIT} lines dropped)`);
+      }
+      return;
+    }
+    // Through JSON: BigInt, cycles and the like render in either format.
+    const json = safeJson(line.properties);
+    const parsed: unknown = json.length <= MAX_LOG_CHARS
+      ? JSON.parse(json)
+      : truncate(json);
+    this.#log[line.level](
+      truncate(line.message),
+      parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+        ? parsed as Record<string, unknown>
+        : { properties: parsed },
+    );
   }
 
   #fail(reply: { kind: "crashed"; message: string }): void {

@@ -7,11 +7,18 @@ import type { HookName, SidecarSettings } from "../mod.ts";
 import type { HookContextData } from "./_protocol.ts";
 import { type Config, pluginOptions, unusedEnvVars } from "./config.ts";
 import { DETECTABLE_PLUGINS } from "./detect.ts";
-import { PluginError } from "./errors.ts";
+import { firstLine, PluginError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { PlannedPlugin, PluginPlan } from "./plan.ts";
 import { type LoadedPlugin, loadPlugin } from "./plugin_host.ts";
 import { readPluginSource } from "./plugin_source.ts";
+import { abortLater } from "./timer.ts";
+
+/**
+ * How long a local plugin may go on being read and loaded after a stop
+ * signal: a normal load takes tens of ms, and then its quit can be sent.
+ */
+export const STOP_LOAD_GRACE_MS = 1000;
 
 /** What a hook's context adds after the job: how it ended. */
 export type ExitFields = Pick<
@@ -53,29 +60,42 @@ export class PluginSet {
     signal?: AbortSignal,
   ): Promise<PluginError | undefined> {
     const timeoutMs = this.#config.hookTimeoutMs;
+    // A stop signal ends a fetch at once (it may wait 30 s), but a local read
+    // and a load get a moment to finish, so that their quits are still sent.
+    const soon = signal === undefined
+      ? {}
+      : { signal: abortLater(signal, STOP_LOAD_GRACE_MS) };
     const settled = await Promise.allSettled(planned.map(async (location) => {
       const started = performance.now();
-      const source = await readPluginSource(location, {
-        timeoutMs: this.#config.fetchTimeoutMs,
-        log: this.#log,
-        ...(signal === undefined ? {} : { signal }),
-      });
-      const plugin = await loadPlugin(source, {
-        timeoutMs,
-        ...(signal === undefined ? {} : { signal }),
-      });
-      const loadMs = Math.round((performance.now() - started) * 10) / 10;
-      return { plugin, implicit: location.implicit, loadMs };
+      try {
+        const remote = location.kind === "remote" && signal !== undefined;
+        const source = await readPluginSource(location, {
+          timeoutMs: this.#config.fetchTimeoutMs,
+          log: this.#log,
+          ...(remote ? { signal } : soon),
+        });
+        const plugin = await loadPlugin(source, { timeoutMs, ...soon });
+        const loadMs = Math.round((performance.now() - started) * 10) / 10;
+        return { plugin, implicit: location.implicit, loadMs };
+      } catch (error) {
+        // Whatever went wrong with this one, the others load: their sidecars
+        // are still told to quit.
+        if (error instanceof PluginError) throw error;
+        const reason = signal?.aborted
+          ? `interrupted by ${signal.reason}`
+          : firstLine(error);
+        throw new PluginError(location.spec, reason, { cause: error });
+      }
     }));
     let failure: PluginError | undefined;
     for (const outcome of settled) {
       if (outcome.status === "rejected") {
-        if (!(outcome.reason instanceof PluginError)) throw outcome.reason;
-        failure ??= outcome.reason;
+        failure ??= outcome.reason as PluginError;
         continue;
       }
       const { plugin, implicit, loadMs } = outcome.value;
-      failure ??= this.#add(plugin, implicit);
+      const clash = this.#add(plugin, implicit); // always kept, failure or not
+      failure ??= clash;
       this.#log.debug("Loaded plugin", {
         plugin: plugin.name,
         spec: plugin.spec,

@@ -302,7 +302,13 @@ async function fetchPlugin(
             : `more than ${MAX_REDIRECTS} redirects`,
         );
       }
-      const next = new URL(location, url);
+      const next = URL.parse(location, url);
+      if (next === null) {
+        throw new PluginError(
+          spec,
+          `redirected to an invalid URL "${location}"`,
+        );
+      }
       const problem = remoteUrlProblem(next);
       if (problem !== undefined) {
         throw new PluginError(spec, `redirected to ${next.href}: ${problem}`);

@@ -23,6 +23,8 @@ export interface PodInfo {
   annotations: ReadonlyMap<string, string>;
   /** Undefined when the volume has no `labels` file. */
   labels: ReadonlyMap<string, string> | undefined;
+  /** Lines that are not in the kubelet's format, skipped. */
+  warnings: readonly string[];
 }
 
 /** A sidecar the pod's metadata shows, and the built-in plugin for it. */
@@ -52,17 +54,22 @@ export async function readPodInfo(dir: string): Promise<PodInfo | undefined> {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-  const labels = await readMapFile(`${dir}/labels`, false);
+  const warnings: string[] = [];
+  const labels = await readMapFile(`${dir}/labels`, false, warnings);
   const annotations = await readMapFile(
     `${dir}/annotations`,
     labels !== undefined,
+    warnings,
   );
-  return annotations === undefined ? undefined : { dir, annotations, labels };
+  return annotations === undefined
+    ? undefined
+    : { dir, annotations, labels, warnings };
 }
 
 async function readMapFile(
   path: string,
   required: boolean,
+  warnings: string[],
 ): Promise<Map<string, string> | undefined> {
   let bytes: Uint8Array;
   try {
@@ -79,27 +86,34 @@ async function readMapFile(
     }
     throw error;
   }
-  try {
-    return parseDownwardApiMap(new TextDecoder().decode(bytes));
-  } catch (error) {
-    throw new Error(`"${path}": ${(error as Error).message}`);
-  }
+  const problems: string[] = [];
+  const map = parseDownwardApiMap(new TextDecoder().decode(bytes), problems);
+  warnings.push(...problems.map((problem) => `"${path}": ${problem}`));
+  return map;
 }
 
 /**
  * Parse a downward API map file: `key="value"` lines, the value in Go's `%q`
- * quoting. Throws on a line that is not in that format.
+ * quoting. A line in no such format is skipped and described in `problems`:
+ * the entries that can be read still show the pod's sidecars.
  */
-export function parseDownwardApiMap(text: string): Map<string, string> {
+export function parseDownwardApiMap(
+  text: string,
+  problems: string[],
+): Map<string, string> {
   const map = new Map<string, string>();
   for (const [index, line] of text.split("\n").entries()) {
     if (line === "") continue;
     const eq = line.indexOf("=");
     const quoted = eq > 0 ? line.slice(eq + 1) : "";
-    if (quoted.length < 2 || !quoted.startsWith('"') || !quoted.endsWith('"')) {
-      throw new Error(`line ${index + 1} is not key="value"`);
+    try {
+      if (
+        quoted.length < 2 || !quoted.startsWith('"') || !quoted.endsWith('"')
+      ) throw new Error(`line ${index + 1} is not key="value"`);
+      map.set(line.slice(0, eq), unquoteGo(quoted.slice(1, -1), index + 1));
+    } catch (error) {
+      problems.push(`${(error as Error).message}: skipped`);
     }
-    map.set(line.slice(0, eq), unquoteGo(quoted.slice(1, -1), index + 1));
   }
   return map;
 }

@@ -28,7 +28,8 @@ export const LOOPBACK_NO_PROXY: readonly string[] = [
 
 /**
  * The `NO_PROXY` value that keeps loopback off every proxy while keeping the
- * user's own entries, or undefined when no proxy is set (or `*` bypasses all).
+ * user's own entries, or undefined when no proxy is set. (Deno 2.9 does not
+ * read `*` as "everything", so even then loopback is added.)
  */
 export function noProxyFor(
   env: Readonly<Record<string, string>>,
@@ -40,7 +41,6 @@ export function noProxyFor(
     .flatMap((value) => (value ?? "").split(","))
     .map((entry) => entry.trim())
     .filter((entry) => entry !== "");
-  if (entries.includes("*")) return undefined;
   return [...new Set([...entries, ...LOOPBACK_NO_PROXY])].join(",");
 }
 

@@ -14,6 +14,15 @@ export function after(ms: number, then: () => void): () => void {
   return () => timer.removeEventListener("abort", then);
 }
 
+/** A signal that aborts `ms` after `signal` does, with its reason. */
+export function abortLater(signal: AbortSignal, ms: number): AbortSignal {
+  const later = new AbortController();
+  const start = () => after(ms, () => later.abort(signal.reason));
+  if (signal.aborted) start();
+  else signal.addEventListener("abort", start, { once: true });
+  return later.signal;
+}
+
 /** Resolve after `ms`; reject with `signal`'s reason as soon as it aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -115,6 +115,46 @@ Deno.test({
   },
 });
 
+Deno.test("a redirect to an invalid URL: 125 with the reason, no internal error; sidecar told to quit", async () => {
+  await using server = new TestServer(() =>
+    new Response("", { status: 302, headers: { location: "http://[" } })
+  );
+  const { result, sidecar } = await withIstio([
+    "-p",
+    `istio-proxy,http://127.0.0.1:${server.port}/p.ts`,
+    "true",
+  ]);
+  equal(result.code, 125, result.stderr);
+  match(result.stderr, /redirected to an invalid URL "http:\/\/\["/);
+  assertStopped(result.stderr, sidecar);
+});
+
+Deno.test('a plugin that forges a malformed "loaded" message: 125, and a sandboxed quit plugin beside it still quits', async () => {
+  await using forged = await tempPlugin(
+    "forge.ts",
+    `postMessage({ kind: "loaded", name: "forge" });\n` +
+      `await new Promise(() => {});\n`,
+  );
+  const { result, sidecar } = await withIstio([
+    "-p",
+    `${forged.path},${ROOT}plugins/istio_proxy.ts`,
+    "true",
+  ]);
+  equal(result.code, 125, result.stderr);
+  match(result.stderr, /sent a malformed message/);
+  assertStopped(result.stderr, sidecar);
+});
+
+Deno.test("a missing file beside a sandboxed quit plugin (same batch): 125, and the sidecar is told to quit", async () => {
+  const { result, sidecar } = await withIstio([
+    "-p",
+    `./missing.ts,${ROOT}plugins/istio_proxy.ts`,
+    "true",
+  ]);
+  equal(result.code, 125, result.stderr);
+  assertStopped(result.stderr, sidecar);
+});
+
 Deno.test("a remote plugin answering 404: 125, and the sidecar is told to quit", async () => {
   await using server = new TestServer(() => new Response("", { status: 404 }));
   const { result, sidecar } = await withIstio([
@@ -298,6 +338,22 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "SIGTERM while a remote plugin's fetch waits to retry (HTTP 503): 143, no internal error; a file quit plugin beside it still quits",
+  ignore: linux,
+  fn: async () => {
+    await using server = new TestServer(() =>
+      new Response("", { status: 503 })
+    );
+    const url = `http://127.0.0.1:${server.port}/p.ts`;
+    await sigtermDuring(
+      `${url},${ROOT}plugins/istio_proxy.ts`,
+      () => server.received(1),
+    );
+  },
+});
+
+Deno.test({
   name: "two SIGTERMs during a readiness wait: 143, sidecar told to quit once",
   ignore: linux,
   fn: async () => {
@@ -390,6 +446,81 @@ Deno.test({
   },
 });
 
+// --- A plugin that floods its log ---------------------------------------------
+
+Deno.test({
+  name:
+    "a plugin flooding 1 MB log lines in beforeStart is cut off: the job runs, its code stays, the sidecar is told to quit",
+  ignore: linux,
+  fn: async () => {
+    await using flood = await tempPlugin(
+      "flood.ts",
+      `export default { name: "flood", beforeStart(ctx) {\n` +
+        `  const line = "x".repeat(1 << 20);\n` +
+        `  for (;;) ctx.log.info(line);\n} };\n`,
+    );
+    const { result, sidecar } = await withIstio([
+      "-p",
+      `istio-proxy,${flood.path}`,
+      "sh",
+      "-c",
+      "exit 5",
+    ]);
+    equal(result.code, 5, result.stderr.slice(-2000));
+    match(result.stderr, /Plugin logs too fast: dropping lines/);
+    match(result.stderr, /flooded its log \(1000 lines dropped\)/);
+    ok(result.stderr.length < 4 * 1024 * 1024, "bounded output");
+    assertStopped(result.stderr, sidecar);
+  },
+});
+
+Deno.test("log properties with a BigInt or a cycle are rendered, not dropped (text and JSON)", async () => {
+  await using plugin = await tempPlugin(
+    "odd_props.ts",
+    `export default { name: "odd", afterExit(ctx) {\n` +
+      `  const self: Record<string, unknown> = { n: 10n };\n` +
+      `  self.self = self;\n` +
+      `  ctx.log.info("odd", self);\n} };\n`,
+  );
+  const text = await wrapper(["-p", plugin.path, "true"]);
+  match(text.stderr, /\[info odd\] odd n=10n self=\[Circular\]/);
+  const json = await wrapper(["-p", plugin.path, "true"], {
+    env: { WRAPPER_LOG_FORMAT: "json" },
+  });
+  const line = JSON.parse(
+    json.stderr.split("\n").find((l) => l.includes('"odd"'))!,
+  );
+  deepStrictEqual(line.properties, { n: "10n", self: "[Circular]" });
+});
+
+// --- Odd values and a broken stderr --------------------------------------------
+
+Deno.test('an empty plugin option is unset, never a silent "off": the default quit URL is tried', async () => {
+  const result = await wrapper(["-p", "istio-proxy", "true"], {
+    env: {
+      WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL: "off",
+      WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL: " ",
+    },
+  });
+  equal(result.code, 0, result.stderr);
+  match(result.stderr, /url=http:\/\/localhost:15020\/quitquitquit/);
+});
+
+Deno.test("a usage error with stderr closed: still exit 2, and the sidecar is told to quit", async () => {
+  await using sidecar = fakePilotAgent();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...WRAPPER_ARGS, "-p", "istio-proxy", "--bogus", "true"],
+    cwd: ROOT,
+    env: istioEnv(sidecar.port),
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  await child.stderr.cancel(); // every write to stderr now fails (EPIPE)
+  const status = await child.status;
+  equal(status.code, 2);
+  ok(quitSent(sidecar));
+});
+
 // --- The job dying by any signal ------------------------------------------
 
 for (const n of [34, 40, 64]) {
@@ -420,7 +551,7 @@ for (const n of [34, 40, 64]) {
 
 // --- An internal error -------------------------------------------------------
 
-Deno.test("a plugin message that breaks the host is an ignored internal error: the job and the quits go on", async () => {
+Deno.test("a plugin message that would break the host (null) fails that hook only: the job and the quits go on", async () => {
   await using plugin = await tempPlugin(
     "breaker.ts",
     `export default { name: "breaker", beforeStart() { postMessage(null); } };\n`,
@@ -433,7 +564,10 @@ Deno.test("a plugin message that breaks the host is an ignored internal error: t
     "exit 6",
   ], { WRAPPER_READY_TIMEOUT: "300ms" });
   equal(result.code, 6, result.stderr);
-  match(result.stderr, /wrapper: internal error, ignored: /);
+  match(
+    result.stderr,
+    /Hook failed plugin=breaker hook=beforeStart error="sent a malformed message"/,
+  );
   assertStopped(result.stderr, sidecar);
 });
 
@@ -469,7 +603,7 @@ for (
       `printf '%s|%s|%s' "$${name}" "$NO_PROXY" "\${no_proxy-unset}"`,
     ], {
       [name]: `http://127.0.0.1:${proxy.addr.port}`,
-      NO_PROXY: "example.com",
+      NO_PROXY: name.startsWith("ALL") ? "*" : "example.com",
       WRAPPER_PLUGIN_GATE_URL: `${
         tls ? "https" : "http"
       }://localhost:${gate.port}/`,
@@ -484,7 +618,9 @@ for (
     assertStopped(result.stderr, sidecar);
     equal(
       new TextDecoder().decode(result.stdout),
-      `http://127.0.0.1:${proxy.addr.port}|example.com|unset`,
+      `http://127.0.0.1:${proxy.addr.port}|${
+        name.startsWith("ALL") ? "*" : "example.com"
+      }|unset`,
     );
   });
 }
@@ -617,7 +753,7 @@ Deno.test("a usage error with metadata present: the sidecars it shows are told t
 
 Deno.test({
   name:
-    "pod metadata that is a FIFO or malformed is a usage error, never a hang",
+    "pod metadata that is a FIFO is a usage error, never a hang; a junk line is skipped with a warning, the rest still counts",
   ignore: linux,
   fn: async () => {
     const dir = await Deno.makeTempDir();
@@ -628,12 +764,39 @@ Deno.test({
     equal(fifo.code, 2);
     match(fifo.stderr, /annotations" is not a regular file/);
     await Deno.remove(`${dir}/annotations`);
-    await Deno.writeTextFile(`${dir}/annotations`, "not the kubelet's format");
-    const junk = await wrapper(["true"], { env: { WRAPPER_PODINFO_DIR: dir } });
-    equal(junk.code, 2);
-    match(junk.stderr, /annotations": line 1 is not key="value"/);
+    await Deno.writeTextFile(
+      `${dir}/annotations`,
+      `not the kubelet's format\nsidecar.istio.io/status=${
+        JSON.stringify(istioStatus())
+      }`,
+    );
+    const { result, sidecar } = await withIstio(["sh", "-c", "exit 3"], {
+      WRAPPER_PODINFO_DIR: dir,
+    });
+    equal(result.code, 3, result.stderr);
+    match(result.stderr, /annotations": line 1 is not key="value": skipped/);
+    assertStopped(result.stderr, sidecar);
     await Deno.remove(dir, { recursive: true });
   },
+});
+
+for (const status of ["null", "{not json", "[]"]) {
+  Deno.test(`an Istio status annotation of ${status}: Istio is still known (a warning), the sidecar is told to quit`, async () => {
+    await using pod = await podinfoDir({ "sidecar.istio.io/status": status });
+    const { result, sidecar } = await withIstio(["true"], {
+      WRAPPER_PODINFO_DIR: pod.path,
+    });
+    equal(result.code, 0, result.stderr);
+    match(result.stderr, /is not the injector's JSON/);
+    assertStopped(result.stderr, sidecar);
+  });
+}
+
+Deno.test("WRAPPER_HOOKS=off reads no pod metadata: bad metadata cannot block the job", async () => {
+  const result = await wrapper(["sh", "-c", "exit 4"], {
+    env: { WRAPPER_HOOKS: "off", WRAPPER_PODINFO_DIR: "/nonexistent" },
+  });
+  equal(result.code, 4, result.stderr);
 });
 
 Deno.test("WRAPPER_PODINFO_DIR naming a missing folder is a usage error", async () => {

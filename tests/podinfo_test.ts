@@ -1,12 +1,6 @@
 // The pod's metadata: the kubelet's downward API file format, and which
 // sidecars each injector's marks show. Pure rules, no process.
-import {
-  deepStrictEqual,
-  equal,
-  ok,
-  rejects,
-  throws,
-} from "node:assert/strict";
+import { deepStrictEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { detectSidecars } from "../src/detect.ts";
 import { planPlugins } from "../src/plan.ts";
 import {
@@ -26,8 +20,9 @@ Deno.test("parseDownwardApiMap() reads the kubelet's key=%q lines, Go escapes in
     `e/empty=""`,
     `f/eq="x=y"`,
   ].join("\n");
+  const problems: string[] = [];
   deepStrictEqual(
-    parseDownwardApiMap(text),
+    parseDownwardApiMap(text, problems),
     new Map([
       ["a.io/json", '{"containers":["istio-proxy"]}'],
       ["b/esc", "tab\there\nline\\slash\x07\x0b\x7f"],
@@ -37,11 +32,16 @@ Deno.test("parseDownwardApiMap() reads the kubelet's key=%q lines, Go escapes in
       ["f/eq", "x=y"],
     ]),
   );
+  deepStrictEqual(problems, []);
 });
 
-Deno.test("parseDownwardApiMap() refuses what the kubelet never writes", () => {
+Deno.test("parseDownwardApiMap() skips and reports what the kubelet never writes, keeping the rest", () => {
   for (const bad of ["k=unquoted", 'k="open', '="v"', 'k="\\q"', 'k="\\x4"']) {
-    throws(() => parseDownwardApiMap(bad), Error, bad);
+    const problems: string[] = [];
+    const map = parseDownwardApiMap(`${bad}\nok="yes"`, problems);
+    deepStrictEqual(map, new Map([["ok", "yes"]]), bad);
+    equal(problems.length, 1, bad);
+    match(problems[0]!, /^line 1\b.*: skipped$/);
   }
 });
 
@@ -50,7 +50,7 @@ Deno.test("kubeletFormat() (the tests' writer) round-trips through the parser", 
   const text = kubeletFormat(map);
   ok(text.startsWith('a="☃"\nz='), text);
   ok(!text.endsWith("\n"));
-  deepStrictEqual(parseDownwardApiMap(text), map);
+  deepStrictEqual(parseDownwardApiMap(text, []), map);
 });
 
 Deno.test("readPodInfo(): no folder or an empty one is no metadata; labels without annotations is an error", async () => {
@@ -74,6 +74,7 @@ function pod(
     dir: "/etc/podinfo",
     annotations: new Map(Object.entries(annotations)),
     labels: labels === undefined ? undefined : new Map(Object.entries(labels)),
+    warnings: [],
   };
 }
 

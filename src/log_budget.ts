@@ -1,0 +1,74 @@
+/**
+ * How much a plugin may log: lines are cut to a bounded size, and a token
+ * bucket bounds their rate. A plugin that keeps logging past it has its lines
+ * dropped, and past `FLOOD_LIMIT` dropped lines its runtime is ended, so a
+ * flood can neither fill the wrapper's memory nor keep it from its deadlines.
+ * @module
+ */
+
+/** Longest message, and longest rendering of a line's properties, in characters. */
+export const MAX_LOG_CHARS = 4096;
+/** Lines per second a plugin may log, sustained. */
+export const LOG_RATE_PER_SECOND = 100;
+/** Lines a plugin may log at once before the rate applies. */
+export const LOG_BURST = 200;
+/** Dropped lines after which a plugin is taken as flooding. */
+export const FLOOD_LIMIT = 1000;
+
+/** A token bucket of log lines for one plugin. */
+export class LogBudget {
+  #tokens = LOG_BURST;
+  #last: number;
+  #now: () => number;
+  /** Lines dropped so far. */
+  dropped = 0;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+    this.#last = now();
+  }
+
+  /** True when one more line may be written; false counts it as dropped. */
+  take(): boolean {
+    const now = this.#now();
+    const refill = (now - this.#last) * LOG_RATE_PER_SECOND / 1000;
+    this.#tokens = Math.min(LOG_BURST, this.#tokens + refill);
+    this.#last = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return true;
+    }
+    this.dropped++;
+    return false;
+  }
+}
+
+/** `text` cut to `MAX_LOG_CHARS`, saying how much was cut. */
+export function truncate(text: string): string {
+  return text.length <= MAX_LOG_CHARS
+    ? text
+    : `${text.slice(0, MAX_LOG_CHARS)}… (${
+      text.length - MAX_LOG_CHARS
+    } more characters)`;
+}
+
+/**
+ * JSON for any value: BigInt as a string, a cycle as "[Circular]", an error
+ * as its message, anything that cannot be read as a string describing why.
+ */
+export function safeJson(value: unknown): string {
+  const seen = new WeakSet<object>();
+  try {
+    return JSON.stringify(value, (_key, item: unknown) => {
+      if (typeof item === "bigint") return `${item}n`;
+      if (item instanceof Error) return `${item.name}: ${item.message}`;
+      if (item !== null && typeof item === "object") {
+        if (seen.has(item)) return "[Circular]";
+        seen.add(item);
+      }
+      return item;
+    }) ?? String(value);
+  } catch (error) {
+    return JSON.stringify(`[unreadable: ${(error as Error)?.message}]`);
+  }
+}
