@@ -46,6 +46,39 @@ export function workerMain(
       exit(code);
     },
   });
+  // The job's stdout and stderr are the job's: a plugin's console.* becomes
+  // a log line of that plugin on the wrapper's stderr. Methods with no level
+  // of their own (count, time, group, table…) print nothing.
+  const levels: Record<string, PluginLogLevel> = {
+    debug: "debug",
+    trace: "debug",
+    log: "info",
+    info: "info",
+    dir: "info",
+    warn: "warn",
+    error: "error",
+  };
+  const text = (args: unknown[]) =>
+    args.map((arg) => typeof arg === "string" ? arg : Deno.inspect(arg))
+      .join(" ");
+  const quiet = console as unknown as Record<string, unknown>;
+  for (const key of Object.keys(quiet)) {
+    if (typeof quiet[key] !== "function") continue;
+    const level = levels[key];
+    quiet[key] = level === undefined
+      ? () => {}
+      : (...args: unknown[]) =>
+        post({ kind: "log", level, message: text(args), properties: {} });
+  }
+  quiet.assert = (condition: unknown, ...args: unknown[]) => {
+    if (condition) return;
+    post({
+      kind: "log",
+      level: "error",
+      message: text(["Assertion failed", ...args]),
+      properties: {},
+    });
+  };
   const receive = runtime(post, timer);
   scope.onmessage = ({ data }) => void receive(data);
 }

@@ -324,6 +324,30 @@ export function pluginEnvName(name: string): string {
 }
 
 /**
+ * Why plugin `name` may not load beside `others` (loaded or built-in names):
+ * its option variables would overlap another's. `dapr-api` would read
+ * `WRAPPER_PLUGIN_DAPR_API_TOKEN`, meant for `dapr`; `istio` would read
+ * `WRAPPER_PLUGIN_ISTIO_PROXY_*`. Undefined when no name is a prefix of the
+ * other followed by "-".
+ */
+export function optionClash(
+  name: string,
+  others: Iterable<string>,
+): string | undefined {
+  for (const other of others) {
+    const [short, long] = name.length < other.length
+      ? [name, other]
+      : [other, name];
+    if (short !== long && long.startsWith(`${short}-`)) {
+      return `its option variables would overlap those of "${other}" (${PLUGIN_OPTION_PREFIX}${
+        pluginEnvName(short)
+      }_*): choose a name that neither starts with "${other}-" nor is the start of "${other}"`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * A plugin's options from `WRAPPER_PLUGIN_<NAME>_<OPTION>` variables, keyed by
  * camelCase option (`..._QUIT_URL` → `quitUrl`).
  */

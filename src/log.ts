@@ -105,11 +105,16 @@ function logger(category: string[]): Logger {
     (level: Level) =>
     (message: string, properties: Record<string, unknown> = {}) => {
       if (RANK[level] < RANK[lowest]) return;
+      // A message is text, never a LogTape template: `{a}` stays `{a}`.
+      const literal = String(message).replaceAll("{", "{{").replaceAll(
+        "}",
+        "}}",
+      );
       if (logtape !== undefined) {
-        logtape.getLogger(category)[level](message, properties);
+        logtape.getLogger(category)[level](literal, properties);
         return;
       }
-      queue.push([category, level, message, properties]);
+      queue.push([category, level, literal, properties]);
       loading ??= load();
     };
   return {
@@ -142,7 +147,28 @@ export function formatText(record: LogRecord): string {
   for (const [key, value] of Object.entries(record.properties)) {
     line += ` ${key}=${renderValue(value)}`;
   }
-  return line.replaceAll("\n", "\\n") + "\n";
+  return escapeControls(line) + "\n";
+}
+
+const CONTROL_ESCAPES: Readonly<Record<string, string>> = {
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+/**
+ * One line of plain text whatever a plugin logs: line breaks and control
+ * characters (ESC, NUL, C1…) are escaped, so no log line can forge another
+ * or drive the terminal.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex -- matching them is the point
+    /[\x00-\x1f\x7f-\x9f]/g,
+    (c) =>
+      CONTROL_ESCAPES[c] ??
+        `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 function renderValue(value: unknown): string {

@@ -5,13 +5,18 @@
  */
 import type { HookName, SidecarSettings } from "../mod.ts";
 import type { HookContextData } from "./_protocol.ts";
-import { type Config, pluginOptions, unusedEnvVars } from "./config.ts";
+import {
+  type Config,
+  optionClash,
+  pluginOptions,
+  unusedEnvVars,
+} from "./config.ts";
 import { DETECTABLE_PLUGINS } from "./detect.ts";
 import { firstLine, PluginError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { PlannedPlugin, PluginPlan } from "./plan.ts";
 import { type LoadedPlugin, loadPlugin } from "./plugin_host.ts";
-import { readPluginSource } from "./plugin_source.ts";
+import { BUILTIN_PLUGINS, readPluginSource } from "./plugin_source.ts";
 import { abortLater } from "./timer.ts";
 
 /**
@@ -112,6 +117,14 @@ export class PluginSet {
    * the pod's metadata shows its sidecar yields to a plugin of the same name.
    */
   #add(plugin: LoadedPlugin, implicit: boolean): PluginError | undefined {
+    const clash = optionClash(plugin.name, [
+      ...Object.keys(BUILTIN_PLUGINS),
+      ...this.plugins.map((p) => p.name),
+    ]);
+    if (clash !== undefined) {
+      plugin.close();
+      return new PluginError(plugin.spec, clash);
+    }
     const index = this.#loaded.findIndex((e) => e.plugin.name === plugin.name);
     const other = this.#loaded[index];
     if (other === undefined) {
