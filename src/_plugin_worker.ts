@@ -46,6 +46,14 @@ export function workerMain(
       exit(code);
     },
   });
+  // So would self.close().
+  const close = (globalThis as unknown as { close(): void }).close;
+  Object.defineProperty(globalThis, "close", {
+    value: () => {
+      post({ kind: "exit", code: 0 });
+      close();
+    },
+  });
   // The job's stdout and stderr are the job's: a plugin's console.* becomes
   // a log line of that plugin on the wrapper's stderr. Methods with no level
   // of their own (count, time, group, table…) print nothing.

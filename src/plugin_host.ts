@@ -398,11 +398,14 @@ export class LoadedPlugin {
     );
   }
 
+  /**
+   * The runtime failed: the request under way (if any) ends with it, and the
+   * next hook gets a fresh runtime, so its quit is still sent.
+   */
   #fail(reply: { kind: "crashed"; message: string }): void {
-    if (this.#settle !== undefined) {
-      this.close(reply.message); // settles the request under way with it
-    } else {
+    if (this.#settle === undefined) {
       this.#log.warn("Plugin error outside a hook", { error: reply.message });
     }
+    this.close(reply.message);
   }
 }

@@ -446,6 +446,37 @@ Deno.test({
   },
 });
 
+// --- A plugin whose runtime dies between hooks ---------------------------------
+
+for (
+  const [what, action] of [
+    ["throws in a timer", `setTimeout(() => { throw new Error("late"); }, 0);`],
+    ["calls self.close()", `setTimeout(() => close(), 0);`],
+    ["calls Deno.exit()", `setTimeout(() => Deno.exit(3), 0);`],
+  ]
+) {
+  Deno.test(`a plugin that ${what} after its beforeStart gets a fresh runtime for afterExit: its quit is sent at once`, async () => {
+    await using sidecar = fakePilotAgent();
+    await using plugin = await tempPlugin(
+      "dies.ts",
+      `export default { name: "dies",\n` +
+        `  beforeStart() { ${action} },\n` +
+        `  async afterExit(ctx) { await ctx.quit(ctx.options.quitUrl!); },\n};\n`,
+    );
+    const result = await wrapper(["-p", plugin.path, "sh", "-c", "exit 3"], {
+      env: {
+        WRAPPER_PLUGIN_DIES_QUIT_URL:
+          `http://127.0.0.1:${sidecar.port}/quitquitquit`,
+        WRAPPER_PLUGIN_TIMEOUT: "5s",
+      },
+    });
+    equal(result.code, 3, result.stderr);
+    ok(quitSent(sidecar), result.stderr);
+    match(result.stderr, /\[info dies\] Sidecar stopped/);
+    ok(!result.stderr.includes("timed out"), result.stderr);
+  });
+}
+
 // --- A plugin that floods its log ---------------------------------------------
 
 Deno.test({
