@@ -100,8 +100,17 @@ export function pluginRuntime(
   post: (message: WorkerMessage) => void,
   timer: typeof after,
 ): (message: HostMessage) => Promise<void> {
-  const describe = (error: unknown) =>
-    error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  // A plugin's error may be anything, even one whose getters throw: this
+  // must never throw (an uncaught error prints a stack on the job's stderr).
+  const describe = (error: unknown) => {
+    try {
+      return error instanceof Error
+        ? `${error.name}: ${error.message}`
+        : String(error);
+    } catch {
+      return "an error that cannot be read (its name, message or toString throws)";
+    }
+  };
 
   // The first fetch in a fresh isolate spends ~12 ms setting fetch up. Pay it
   // while the job runs — 20 ms after it started, so an instant job pays

@@ -74,3 +74,17 @@ Deno.test("optionClash(): no name may start with another's name and a dash, eith
   equal(optionClash("notify", ["dapr", "istio-proxy"]), undefined);
   equal(optionClash("daprx", ["dapr"]), undefined);
 });
+
+Deno.test("an error whose getters throw is reported in one line, with no stack trace on stderr", async () => {
+  const result = await runPlugin(
+    `export default { name: "getter", afterExit() {\n` +
+      `  const e = new Error("x");\n` +
+      `  Object.defineProperty(e, "message", { get() { throw new Error("boom"); } });\n` +
+      `  throw e;\n} };\n`,
+  );
+  equal(result.code, 0);
+  deepStrictEqual(result.stderr.trim().split("\n"), [
+    '[warn wrapper] Hook failed plugin=getter hook=afterExit error="an error that cannot be read (its name, message or toString throws)" durationMs=' +
+    /durationMs=(\d+)/.exec(result.stderr)![1],
+  ]);
+});
