@@ -87,6 +87,18 @@ export function workerMain(
       properties: {},
     });
   };
+  // A Worker needs no permission for the process's standard streams: take
+  // them away, so a plugin can neither write on the job's output nor read
+  // its input.
+  for (const stream of ["stdin", "stdout", "stderr"]) {
+    Object.defineProperty(Deno, stream, {
+      get() {
+        throw new Error(
+          `Deno.${stream} is the job's: a plugin writes with ctx.log`,
+        );
+      },
+    });
+  }
   const receive = runtime(post, timer);
   scope.onmessage = ({ data }) => void receive(data);
 }

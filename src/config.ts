@@ -334,6 +334,8 @@ export function optionClash(
   name: string,
   others: Iterable<string>,
 ): string | undefined {
+  // Called with the built-ins' names: between loaded plugins, pluginOptions
+  // gives each variable to the longest matching name.
   for (const other of others) {
     const [short, long] = name.length < other.length
       ? [name, other]
@@ -349,16 +351,24 @@ export function optionClash(
 
 /**
  * A plugin's options from `WRAPPER_PLUGIN_<NAME>_<OPTION>` variables, keyed by
- * camelCase option (`..._QUIT_URL` → `quitUrl`).
+ * camelCase option (`..._QUIT_URL` → `quitUrl`). A variable goes to the
+ * loaded plugin with the longest matching name only: beside `foo-bar`,
+ * `WRAPPER_PLUGIN_FOO_BAR_URL` is `foo-bar`'s, never `foo`'s `barUrl`.
  */
 export function pluginOptions(
   env: Readonly<Record<string, string>>,
   name: string,
+  loaded: readonly string[] = [],
 ): Record<string, string> {
-  const prefix = `${PLUGIN_OPTION_PREFIX}${pluginEnvName(name)}_`;
+  const prefixOf = (n: string) => `${PLUGIN_OPTION_PREFIX}${pluginEnvName(n)}_`;
+  const prefix = prefixOf(name);
+  const longer = loaded.map(prefixOf).filter((p) =>
+    p.length > prefix.length && p.startsWith(prefix)
+  );
   const options: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (!key.startsWith(prefix) || key.length === prefix.length) continue;
+    if (longer.some((p) => key.startsWith(p))) continue;
     if (value.trim() === "") continue; // empty means unset, as for every setting
     const option = key.slice(prefix.length).toLowerCase()
       .replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

@@ -54,13 +54,15 @@ export function truncate(text: string): string {
 
 /**
  * JSON for any value: BigInt as a string, a cycle as "[Circular]", an error
- * as its message, anything that cannot be read as a string describing why.
+ * as its message, a long string cut (so a huge one costs no serialisation),
+ * anything that cannot be read as a string describing why.
  */
 export function safeJson(value: unknown): string {
   const seen = new WeakSet<object>();
   try {
     return JSON.stringify(value, (_key, item: unknown) => {
       if (typeof item === "bigint") return `${item}n`;
+      if (typeof item === "string") return truncate(item);
       if (item instanceof Error) return `${item.name}: ${item.message}`;
       if (item !== null && typeof item === "object") {
         if (seen.has(item)) return "[Circular]";

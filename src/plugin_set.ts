@@ -96,10 +96,12 @@ export class PluginSet {
     for (const outcome of settled) {
       if (outcome.status === "rejected") {
         failure ??= outcome.reason as PluginError;
+        this.#log.error((outcome.reason as PluginError).message);
         continue;
       }
       const { plugin, implicit, loadMs } = outcome.value;
       const clash = this.#add(plugin, implicit); // always kept, failure or not
+      if (clash !== undefined) this.#log.error(clash.message);
       failure ??= clash;
       this.#log.debug("Loaded plugin", {
         plugin: plugin.name,
@@ -117,10 +119,10 @@ export class PluginSet {
    * the pod's metadata shows its sidecar yields to a plugin of the same name.
    */
   #add(plugin: LoadedPlugin, implicit: boolean): PluginError | undefined {
-    const clash = optionClash(plugin.name, [
-      ...Object.keys(BUILTIN_PLUGINS),
-      ...this.plugins.map((p) => p.name),
-    ]);
+    // A built-in's options are fixed and may be secret (dapr's API_TOKEN):
+    // no other plugin's name may overlap them. Between other plugins, each
+    // variable goes to the longest matching name (pluginOptions).
+    const clash = optionClash(plugin.name, Object.keys(BUILTIN_PLUGINS));
     if (clash !== undefined) {
       plugin.close();
       return new PluginError(plugin.spec, clash);
@@ -133,6 +135,13 @@ export class PluginSet {
     }
     if (other.implicit || implicit) {
       const dropped = implicit ? plugin : other.plugin;
+      const named = implicit ? other.plugin : plugin;
+      if (!named.hooks.includes("afterExit")) {
+        this.#log.warn(
+          "The plugin named like the built-in has no afterExit: the sidecar the pod's metadata shows will not be told to quit",
+          { plugin: plugin.name, spec: named.spec },
+        );
+      }
       this.#log.debug("Using the named plugin instead of the built-in", {
         plugin: plugin.name,
         spec: implicit ? other.plugin.spec : plugin.spec,
@@ -194,7 +203,11 @@ export class PluginSet {
     return {
       hook,
       command: config.command,
-      options: pluginOptions(this.#env, name),
+      options: pluginOptions(
+        this.#env,
+        name,
+        this.plugins.map((p) => p.name),
+      ),
       timeoutMs: hook === "beforeStart"
         ? config.readyTimeoutMs
         : config.hookTimeoutMs,

@@ -86,15 +86,10 @@ async function upToTheJob(
   // 2. Files and URLs: a stop signal ends their fetch or load at once.
   const others = plan.plugins.filter((p) => p.kind !== "builtin");
   failure = (await plugins.load(others, signals.stopping)) ?? failure;
-  if (options.refuse !== undefined) {
-    if (failure !== undefined) log.error(failure.message);
-    return notStarted(options.refuse, null);
-  }
+  // (each failure is logged where it happened)
+  if (options.refuse !== undefined) return notStarted(options.refuse, null);
   if (signals.stopSignal !== undefined) return stopped(signals.stopSignal, log);
-  if (failure !== undefined) {
-    log.error(failure.message);
-    return notStarted(EXIT_NOT_STARTED, null);
-  }
+  if (failure !== undefined) return notStarted(EXIT_NOT_STARTED, null);
   plugins.reportUnusedVariables();
   // 3. beforeStart: a stop signal ends the readiness waits at once.
   const interrupt = () => plugins.close(`interrupted by ${signals.stopSignal}`);

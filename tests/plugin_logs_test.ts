@@ -1,9 +1,14 @@
 // What a sandboxed plugin can write, and what reaches the wrapper's stderr:
 // never the job's stdout, never a forged line, never a template.
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
-import { optionClash } from "../src/config.ts";
+import { optionClash, pluginOptions } from "../src/config.ts";
 import { escapeControls } from "../src/log.ts";
-import { wrapper } from "./_helpers.ts";
+import {
+  fakePilotAgent,
+  istioStatus,
+  podinfoDir,
+  wrapper,
+} from "./_helpers.ts";
 
 async function runPlugin(code: string, args: string[] = []) {
   const dir = await Deno.makeTempDir();
@@ -87,4 +92,97 @@ Deno.test("an error whose getters throw is reported in one line, with no stack t
     '[warn wrapper] Hook failed plugin=getter hook=afterExit error="an error that cannot be read (its name, message or toString throws)" durationMs=' +
     /durationMs=(\d+)/.exec(result.stderr)![1],
   ]);
+});
+
+Deno.test("a plugin cannot touch the job's stdin, stdout or stderr: one clear hook error, the job's bytes intact", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/std.ts`;
+  await Deno.writeTextFile(
+    path,
+    `export default { name: "std", afterExit() {\n` +
+      `  try { Deno.stdin.readSync(new Uint8Array(9)); } catch (e) { console.error(String(e)); }\n` +
+      `  Deno.stdout.writeSync(new TextEncoder().encode("LEAK"));\n} };\n`,
+  );
+  const result = await wrapper(["-p", path, "cat"], {
+    stdin: new TextEncoder().encode("INPUT"),
+  });
+  await Deno.remove(dir, { recursive: true });
+  equal(new TextDecoder().decode(result.stdout), "INPUT");
+  match(result.stderr, /\[error std\] Error: Deno\.stdin is the job's/);
+  match(
+    result.stderr,
+    /Hook failed plugin=std hook=afterExit error="Error: Deno\.stdout is the job's: a plugin writes with ctx\.log"/,
+  );
+});
+
+Deno.test("pluginOptions() gives each variable to the loaded plugin with the longest matching name", () => {
+  const env = {
+    WRAPPER_PLUGIN_FOO_URL: "a",
+    WRAPPER_PLUGIN_FOO_BAR_URL: "b",
+  };
+  deepStrictEqual(pluginOptions(env, "foo", ["foo", "foo-bar"]), { url: "a" });
+  deepStrictEqual(pluginOptions(env, "foo-bar", ["foo", "foo-bar"]), {
+    url: "b",
+  });
+  // Without foo-bar loaded, the variable is foo's to read.
+  deepStrictEqual(pluginOptions(env, "foo", ["foo"]), {
+    url: "a",
+    barUrl: "b",
+  });
+});
+
+Deno.test("two plugins foo and foo-bar both load, each with its own options, and both quit", async () => {
+  await using one = fakePilotAgent();
+  await using two = fakePilotAgent();
+  const dir = await Deno.makeTempDir();
+  const plugin = (name: string) =>
+    `export default { name: "${name}", async afterExit(ctx) {\n` +
+    `  ctx.log.info("options", { keys: Object.keys(ctx.options).join(",") });\n` +
+    `  await ctx.quit(ctx.options.quitUrl!);\n} };\n`;
+  await Deno.writeTextFile(`${dir}/foo.ts`, plugin("foo"));
+  await Deno.writeTextFile(`${dir}/foo_bar.ts`, plugin("foo-bar"));
+  const result = await wrapper(
+    ["-p", `${dir}/foo.ts,${dir}/foo_bar.ts`, "true"],
+    {
+      env: {
+        WRAPPER_PLUGIN_FOO_QUIT_URL:
+          `http://127.0.0.1:${one.port}/quitquitquit`,
+        WRAPPER_PLUGIN_FOO_BAR_QUIT_URL:
+          `http://127.0.0.1:${two.port}/quitquitquit`,
+      },
+    },
+  );
+  await Deno.remove(dir, { recursive: true });
+  equal(result.code, 0, result.stderr);
+  match(result.stderr, /^\[info foo\] options keys=quitUrl$/m);
+  match(result.stderr, /^\[info foo-bar\] options keys=quitUrl$/m);
+  equal(one.requests.filter((r) => r.method === "POST").length, 1);
+  equal(two.requests.filter((r) => r.method === "POST").length, 1);
+});
+
+Deno.test("every plugin that fails to load is reported, not only the first", async () => {
+  const result = await wrapper(["-p", "./missing_a.ts,./missing_b.ts", "true"]);
+  equal(result.code, 125);
+  match(result.stderr, /Cannot load plugin "\.\/missing_a\.ts"/);
+  match(result.stderr, /Cannot load plugin "\.\/missing_b\.ts"/);
+});
+
+Deno.test("a plugin named like a built-in the metadata shows, with no afterExit: a warning that the sidecar will not be told to quit", async () => {
+  await using pod = await podinfoDir({
+    "sidecar.istio.io/status": istioStatus(),
+  });
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/p.ts`,
+    `export default { name: "istio-proxy", beforeStart() {} };\n`,
+  );
+  const warned = await wrapper(["-p", `${dir}/p.ts`, "true"], {
+    env: { WRAPPER_PODINFO_DIR: pod.path },
+  });
+  await Deno.remove(dir, { recursive: true });
+  equal(warned.code, 0, warned.stderr);
+  match(
+    warned.stderr,
+    /has no afterExit: the sidecar the pod's metadata shows/,
+  );
 });
