@@ -191,9 +191,7 @@ export async function readPluginSource(
   } else {
     bytes = await fetchWithRetries(spec, url, options);
   }
-  if (bytes.length > MAX_PLUGIN_BYTES) {
-    throw new PluginError(spec, `larger than ${MAX_PLUGIN_BYTES} bytes`);
-  }
+  // Both reads above are bounded by MAX_PLUGIN_BYTES.
   if (location.sha256 !== undefined) {
     const digest = new Uint8Array(
       await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
