@@ -19,6 +19,7 @@ import type {
 import { pluginRuntime, workerMain } from "./_plugin_worker.ts";
 import { checkWorkerMessage } from "./_protocol.ts";
 import { firstLine, PluginError } from "./errors.ts";
+import { explainHookError, explainLoadError } from "./plugin_errors.ts";
 import {
   FLOOD_LIMIT,
   LOG_RATE_PER_SECOND,
@@ -250,7 +251,16 @@ export class LoadedPlugin {
     switch (reply.kind) {
       case "loaded":
         break;
-      case "load-failed":
+      case "load-failed": {
+        const { url, kind } = this.#source.location;
+        throw fail(explainLoadError(reply.message, {
+          spec: this.spec,
+          where: url.protocol === "file:"
+            ? decodeURIComponent(url.pathname)
+            : url.href,
+          file: kind === "file",
+        }));
+      }
       case "crashed":
         throw fail(firstLine(reply.message));
       case "timeout":
@@ -313,7 +323,11 @@ export class LoadedPlugin {
       case "done":
         return { ok: true };
       case "failed":
-        return { ok: false, reason: "failed", message: reply.message };
+        return {
+          ok: false,
+          reason: "failed",
+          message: explainHookError(reply.message),
+        };
       case "timeout":
         return {
           ok: false,

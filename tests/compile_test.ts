@@ -85,7 +85,7 @@ Deno.test({
       WRAPPER_PLUGIN_HOSTILE_TARGET: "/etc/hostname",
     });
     equal(hostile.code, 0);
-    match(hostile.stderr, /NotCapable: Requires read access/);
+    match(hostile.stderr, /the plugin sandbox denies read access/);
     equal((await run(["--bogus"])).code, 2);
   },
 });

@@ -3,6 +3,7 @@
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { optionClash, pluginOptions } from "../src/config.ts";
 import { escapeControls } from "../src/log.ts";
+import { explainHookError, explainLoadError } from "../src/plugin_errors.ts";
 import {
   fakePilotAgent,
   istioStatus,
@@ -185,4 +186,49 @@ Deno.test("a plugin named like a built-in the metadata shows, with no afterExit:
     warned.stderr,
     /has no afterExit: the sidecar the pod's metadata shows/,
   );
+});
+
+Deno.test("explainLoadError(): the plugin's own file and line, the self-contained rule, never a non-module's content", () => {
+  const file = { spec: "./p.ts", where: "/app/p.ts", file: true };
+  equal(
+    explainLoadError(
+      "SyntaxError: Expression expected\n  |\n2 | x +;\n    at blob:null/2290-b8df:2:27",
+      file,
+    ),
+    "SyntaxError: Expression expected at /app/p.ts:2:27",
+  );
+  match(
+    explainLoadError(
+      'Import "./other.ts" not a dependency and not in import map from "blob:null/x"',
+      file,
+    ),
+    /^it imports "\.\/other\.ts": a plugin must be one self-contained module/,
+  );
+  const secret = explainLoadError("ReferenceError: hunter2 is not defined", {
+    spec: "/etc/creds.yaml",
+    where: "/etc/creds.yaml",
+    file: true,
+  });
+  ok(!secret.includes("hunter2"), secret);
+  match(secret, /is not a plugin module/);
+});
+
+Deno.test('explainHookError(): the sandbox explained, never "run again with --allow-…"', () => {
+  equal(
+    explainHookError(
+      'NotCapable: Requires read access to "/etc/passwd", run again with the --allow-read flag',
+    ),
+    'the plugin sandbox denies read access to "/etc/passwd": plugins may only connect to localhost, 127.0.0.1 and [::1]',
+  );
+  equal(explainHookError("Error: boom\n    at x"), "Error: boom");
+});
+
+Deno.test("a file that is not a plugin module is refused without quoting it", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/creds.yaml`, "password: hunter2\n");
+  const result = await wrapper(["-p", `${dir}/creds.yaml`, "true"]);
+  await Deno.remove(dir, { recursive: true });
+  equal(result.code, 125);
+  ok(!result.stderr.includes("hunter2"), result.stderr);
+  match(result.stderr, /creds\.yaml" is not a plugin module/);
 });

@@ -271,12 +271,12 @@ for (
     ],
     ["exit", /Hook failed .*error="called Deno\.exit\(3\)"/],
     ["unhandled", /Hook failed .*hostile timer threw/],
-    ["env", /NotCapable: Requires env access/],
-    ["read", /NotCapable: Requires read access to \\"\/etc\/hostname\\"/],
-    ["write", /NotCapable: Requires write access/],
-    ["run", /NotCapable: Requires run access/],
-    ["sys", /NotCapable: Requires sys access/],
-    ["import", /Requires import access to \\"esm\.sh:443\\"/],
+    ["env", /the plugin sandbox denies env access/],
+    ["read", /the plugin sandbox denies read access to \\"\/etc\/hostname\\"/],
+    ["write", /the plugin sandbox denies write access/],
+    ["run", /the plugin sandbox denies run access/],
+    ["sys", /the plugin sandbox denies sys access/],
+    ["import", /the plugin sandbox denies import access to \\"esm\.sh:443\\"/],
   ] as const
 ) {
   Deno.test(`a plugin that does "${act}" never changes the exit code`, async () => {
@@ -311,7 +311,7 @@ Deno.test("a plugin cannot import a local file, even one the wrapper can read", 
     },
   });
   equal(result.code, 7);
-  match(result.stderr, /Requires read access to \\".*plain\.js\\"/);
+  match(result.stderr, /sandbox denies read access to \\".*plain\.js\\"/);
 });
 
 Deno.test("a plugin reaches 127.0.0.1 but not another loopback or remote host", async () => {
@@ -331,11 +331,14 @@ Deno.test("a plugin reaches 127.0.0.1 but not another loopback or remote host", 
   const denied = await run(`http://127.0.0.2:${other.port}/`);
   match(
     denied.stderr,
-    /NotCapable: Requires net access to \\"127\.0\.0\.2:\d+\\"/,
+    /the plugin sandbox denies net access to \\"127\.0\.0\.2:\d+\\"/,
   );
   equal(other.requests.length, 0);
   const remote = await run("http://example.com/");
-  match(remote.stderr, /NotCapable: Requires net access to \\"example\.com/);
+  match(
+    remote.stderr,
+    /the plugin sandbox denies net access to \\"example\.com/,
+  );
   for (const result of [ok1, denied, remote]) equal(result.code, 7);
 });
 
