@@ -119,7 +119,7 @@ const STARTUP: Record<string, Variant> = {
     [...WRAPPER, "-p", "echo", "true"],
     QUIET,
   ],
-  "wrapper -p plugins/echo.ts true (file: Worker)": [
+  "wrapper -p plugins/echo.ts true (file: own process)": [
     [...WRAPPER, "-p", `${ROOT}plugins/echo.ts`, "true"],
   ],
 };
@@ -129,16 +129,38 @@ async function peakMemory([argv, env]: Variant): Promise<number> {
   const child = spawn(argv, env);
   const lines = reader(child);
   await waitLine(lines, /ready\n/, { text: "" });
-  // Deno asks for --allow-all to read /proc; cat needs only --allow-run.
-  const { stdout } = await new Deno.Command("cat", {
-    args: [`/proc/${child.pid}/status`],
-  }).output();
-  const kb = Number(
-    /VmHWM:\s+(\d+) kB/.exec(new TextDecoder().decode(stdout))![1],
-  );
+  // The wrapper's, plus its plugin processes' (their program is a data:
+  // URL); not the job's.
+  let kb = await procPeakKb(child.pid);
+  for (const pid of await pluginProcesses(child.pid)) {
+    kb += await procPeakKb(pid);
+  }
   child.kill("SIGTERM");
   await finish(child, lines);
   return kb / 1024;
+}
+
+/** Deno asks for --allow-all to read /proc; cat needs only --allow-run. */
+async function readProc(path: string): Promise<string> {
+  const { stdout } = await new Deno.Command("cat", { args: [path] }).output();
+  return new TextDecoder().decode(stdout);
+}
+
+async function procPeakKb(pid: number): Promise<number> {
+  return Number(
+    /VmHWM:\s+(\d+) kB/.exec(await readProc(`/proc/${pid}/status`))![1],
+  );
+}
+
+async function pluginProcesses(pid: number): Promise<number[]> {
+  const children = (await readProc(`/proc/${pid}/task/${pid}/children`))
+    .trim().split(/\s+/).filter(Boolean).map(Number);
+  const plugins: number[] = [];
+  for (const child of children) {
+    const cmdline = await readProc(`/proc/${child}/cmdline`);
+    if (cmdline.includes("data:application/javascript")) plugins.push(child);
+  }
+  return plugins;
 }
 
 const IDLE = [DENO, "run", `${FIX}idle.ts`];
@@ -156,7 +178,7 @@ const MEMORY: Record<string, Variant> = {
   "wrapper, 3 built-ins": [
     [...WRAPPER, "-p", "echo,consul-dataplane,http", ...IDLE],
   ],
-  "wrapper, 1 file plugin (Worker)": [
+  "wrapper, 1 file plugin (own process; wrapper + plugin process)": [
     [...WRAPPER, "-p", `${ROOT}plugins/echo.ts`, ...IDLE],
   ],
 };
@@ -305,7 +327,7 @@ if (wanted("exitToQuit")) {
   const WHO: Record<string, string | undefined> = {
     "baseline: a POST right after the job": undefined,
     "wrapper + istio-proxy (built-in)": "istio-proxy",
-    "wrapper + plugins/istio_proxy.ts (Worker)":
+    "wrapper + plugins/istio_proxy.ts (own process)":
       `${ROOT}plugins/istio_proxy.ts`,
   };
   for (let run = 0; run < RUNS; run++) {
@@ -405,7 +427,7 @@ const markdown = [
   "",
   table("startup", "ms", FLOOR),
   "",
-  'Idle memory: peak resident set (VmHWM) of the wrapper (or tini, dumb-init) process, read while its job waits; ratio to Deno\'s floor. A plugin that logs loads LogTape; "logging off" shows the plugin without it.',
+  'Idle memory: peak resident set (VmHWM) of the wrapper (or tini, dumb-init) process, plus its plugin processes, read while its job waits; ratio to Deno\'s floor. A plugin that logs loads LogTape; "logging off" shows the plugin without it.',
   "",
   table("idlePeak", "MiB", IDLE_FLOOR),
   "",
@@ -426,7 +448,7 @@ const markdown = [
   "",
   table("signal", "ms", "job alone"),
   "",
-  "Plugin load: read or fetch, then the module's import in-process (a built-in by name) or in a new Worker (a file or URL), as the wrapper logs it (loadMs, at debug level, so LogTape loads meanwhile).",
+  "Plugin load: read or fetch, then the module's import in-process (a built-in by name) or in a process of its own (a file or URL), as the wrapper logs it (loadMs, at debug level, so LogTape loads meanwhile).",
   "",
   table("pluginLoad", "ms", "built-in (echo)"),
   "",

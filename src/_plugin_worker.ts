@@ -28,17 +28,17 @@ import type {
 
 type Hook = (ctx: unknown) => unknown;
 
-/** Entry point of a plugin Worker. Self-contained: serialized by the host. */
-export function workerMain(
-  runtime: typeof pluginRuntime,
-  timer: typeof after,
-): void {
-  const scope = globalThis as unknown as {
-    postMessage(message: WorkerMessage): void;
-    onmessage: ((event: MessageEvent<HostMessage>) => void) | null;
-  };
-  const post = (message: WorkerMessage) => scope.postMessage(message);
-  // A plugin calling Deno.exit() would end its Worker silently: tell the host.
+/**
+ * Take from the plugin's realm what would reach past its runtime: the
+ * process's standard streams (a Worker needs no permission for them; a
+ * plugin process talks to the host on them), `console.*` (becomes log
+ * lines) and `Deno.exit`/`close` (the host is told first). Self-contained:
+ * serialized by the host. Returns the real standard streams.
+ */
+export function confine(
+  post: (message: WorkerMessage) => void,
+): { stdin: typeof Deno.stdin; stdout: typeof Deno.stdout } {
+  const streams = { stdin: Deno.stdin, stdout: Deno.stdout };
   const exit = Deno.exit;
   Object.defineProperty(Deno, "exit", {
     value: (code?: number) => {
@@ -46,17 +46,19 @@ export function workerMain(
       exit(code);
     },
   });
-  // So would self.close().
-  const close = (globalThis as unknown as { close(): void }).close;
-  Object.defineProperty(globalThis, "close", {
-    value: () => {
-      post({ kind: "exit", code: 0 });
-      close();
-    },
-  });
-  // The job's stdout and stderr are the job's: a plugin's console.* becomes
-  // a log line of that plugin on the wrapper's stderr. Methods with no level
-  // of their own (count, time, group, table…) print nothing.
+  const scope = globalThis as unknown as { close?: () => void };
+  const close = scope.close;
+  if (typeof close === "function") {
+    Object.defineProperty(globalThis, "close", {
+      value: () => {
+        post({ kind: "exit", code: 0 });
+        close();
+      },
+    });
+  }
+  // console.* becomes a log line of the plugin on the wrapper's stderr.
+  // Methods with no level of their own (count, time, group, table…) print
+  // nothing.
   const levels: Record<string, PluginLogLevel> = {
     debug: "debug",
     trace: "debug",
@@ -87,9 +89,6 @@ export function workerMain(
       properties: {},
     });
   };
-  // A Worker needs no permission for the process's standard streams: take
-  // them away, so a plugin can neither write on the job's output nor read
-  // its input.
   for (const stream of ["stdin", "stdout", "stderr"]) {
     Object.defineProperty(Deno, stream, {
       get() {
@@ -99,8 +98,108 @@ export function workerMain(
       },
     });
   }
+  return streams;
+}
+
+/** Entry point of a plugin Worker. Self-contained: serialized by the host. */
+export function workerMain(
+  runtime: typeof pluginRuntime,
+  timer: typeof after,
+  confined: typeof confine,
+): void {
+  const scope = globalThis as unknown as {
+    postMessage(message: WorkerMessage): void;
+    onmessage: ((event: MessageEvent<HostMessage>) => void) | null;
+  };
+  const post = (message: WorkerMessage) => scope.postMessage(message);
+  confined(post);
   const receive = runtime(post, timer);
   scope.onmessage = ({ data }) => void receive(data);
+}
+
+/**
+ * Entry point of a plugin process: one JSON message per line, from the host
+ * on stdin, to it on stdout. Self-contained: serialized by the host.
+ */
+export function processMain(
+  runtime: typeof pluginRuntime,
+  timer: typeof after,
+  confined: typeof confine,
+): void {
+  const encoder = new TextEncoder();
+  // The real stdout, once confine() has taken it from the plugin's reach.
+  const channel: { out?: typeof Deno.stdout } = {};
+  let calls = 0; // hook calls under way: an uncaught error fails them
+  const post = (message: WorkerMessage) => {
+    if (message.kind === "done" || message.kind === "failed") calls = 0;
+    let line: string;
+    const seen = new WeakSet<object>();
+    try {
+      // What a Worker's structured clone carries, JSON must too.
+      line = JSON.stringify(message, (_key, value: unknown) => {
+        if (typeof value === "bigint") return `${value}n`;
+        if (value !== null && typeof value === "object") {
+          if (seen.has(value)) return "[Circular]";
+          seen.add(value);
+        }
+        return value;
+      });
+    } catch {
+      line = JSON.stringify({
+        kind: "log",
+        level: "warn",
+        message: "a message the plugin sent could not be serialized",
+        properties: {},
+      });
+    }
+    const bytes = encoder.encode(line + "\n");
+    for (let n = 0; n < bytes.length;) {
+      n += channel.out!.writeSync(bytes.subarray(n));
+    }
+  };
+  const { stdin, stdout } = confined(post);
+  channel.out = stdout;
+  // An error no hook caught (a throw in a timer) fails the hook under way,
+  // as a Worker's would, and the process lives on for the next one.
+  const uncaught = (reason: unknown) => {
+    let text: string;
+    try {
+      text = reason instanceof Error
+        ? `${reason.name}: ${reason.message}`
+        : String(reason);
+    } catch {
+      text = "an error that cannot be read";
+    }
+    if (calls > 0) post({ kind: "failed", message: `Uncaught ${text}` });
+    else post({ kind: "log", level: "error", message: text, properties: {} });
+  };
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    uncaught(event.error);
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    uncaught(event.reason);
+  });
+  const receive = runtime(post, timer);
+  (async () => {
+    let buffer = "";
+    const lines = stdin.readable.pipeThrough(new TextDecoderStream());
+    for await (const chunk of lines) {
+      buffer += chunk;
+      for (
+        let at = buffer.indexOf("\n");
+        at !== -1;
+        at = buffer.indexOf("\n")
+      ) {
+        const message = JSON.parse(buffer.slice(0, at)) as HostMessage;
+        buffer = buffer.slice(at + 1);
+        if (message.kind === "call") calls++;
+        void receive(message);
+      }
+    }
+    Deno.exit(0); // the host has gone
+  })();
 }
 
 /**
@@ -386,7 +485,11 @@ export function pluginRuntime(
     if (data.kind === "load") {
       allowedHosts = data.allowedHosts;
       try {
-        const { name } = await load(data.url, data.fallbackName);
+        // A process gets the text itself: the host's blob: URLs are not its.
+        const url = data.code === undefined ? data.url : URL.createObjectURL(
+          new Blob([data.code], { type: data.mediaType ?? "" }),
+        );
+        const { name } = await load(url, data.fallbackName);
         if (hooks.beforeStart === undefined) warmSoon();
         post({
           kind: "loaded",

@@ -29,6 +29,9 @@ export type HostMessage =
   | {
     kind: "load";
     url: string;
+    /** The plugin's text, for a runtime that cannot read the host's blob: URLs. */
+    code?: string;
+    mediaType?: string;
     fallbackName: string;
     /** Hosts the sidecar helpers may reach. */
     allowedHosts: readonly string[];

@@ -47,6 +47,13 @@ export function explainLoadError(
 
 /** A hook's error for one log line, the sandbox explained. */
 export function explainHookError(message: string): string {
+  const remote = /A remote specifier was requested: "([^"]+)"/.exec(message) ??
+    /(?:npm|jsr): specifiers? .*?"([^"]+)"/.exec(message);
+  if (remote !== null) {
+    return `the plugin sandbox denies import of "${
+      remote[1]
+    }": a plugin must be one self-contained module`;
+  }
   const denied = /Requires (\w+) access(?: to "([^"]*)")?/.exec(message);
   if (denied !== null) {
     const target = denied[2] === undefined ? "" : ` to "${denied[2]}"`;

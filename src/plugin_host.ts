@@ -16,7 +16,8 @@ import type {
   HostMessage,
   WorkerMessage,
 } from "./_protocol.ts";
-import { pluginRuntime, workerMain } from "./_plugin_worker.ts";
+import { confine, pluginRuntime, workerMain } from "./_plugin_worker.ts";
+import { ProcessPort } from "./plugin_process.ts";
 import { checkWorkerMessage } from "./_protocol.ts";
 import { firstLine, PluginError } from "./errors.ts";
 import { explainHookError, explainLoadError } from "./plugin_errors.ts";
@@ -163,27 +164,38 @@ export class LoadedPlugin {
     this.#log = pluginLogger(this.#name);
   }
 
-  /** How it runs: `"in-process"` (built-ins by name) or `"worker"`. */
-  get isolation(): "in-process" | "worker" {
-    return this.#source.location.kind === "builtin" ? "in-process" : "worker";
+  /**
+   * How it runs: `"in-process"` (built-ins by name), `"process"` (files and
+   * URLs under `deno run`), or `"worker"` (files and URLs in a compiled
+   * binary, until it can re-execute itself as a plugin process).
+   */
+  get isolation(): "in-process" | "process" | "worker" {
+    if (this.#source.location.kind === "builtin") return "in-process";
+    return Deno.build.standalone ? "worker" : "process";
   }
 
-  /** Start a fresh runtime (a Worker, or in-process) and load the plugin. */
+  /** Start a fresh runtime (in-process, a process or a Worker) and load the plugin. */
   async boot(): Promise<Reply> {
     const { code, mediaType, location } = this.#source;
-    const inProcess = this.isolation === "in-process";
+    const isolation = this.isolation;
     // In-process, a built-in beside this module is imported as it is (its
-    // transpiled form is cached, ~3 ms less than a blob); elsewhere, the text.
-    const url = inProcess && location.url.protocol === "file:"
+    // transpiled form is cached, ~3 ms less than a blob); a process gets the
+    // text itself; a Worker, a blob.
+    const url = isolation === "in-process" && location.url.protocol === "file:"
+      ? location.url.href
+      : isolation === "process"
       ? location.url.href
       : URL.createObjectURL(new Blob([code], { type: mediaType }));
-    this.#port = inProcess
+    this.#port = isolation === "in-process"
       ? new InProcessPort((message) => this.#receive(message))
+      : isolation === "process"
+      ? this.#startProcess()
       : this.#startWorker();
     this.#dead = false;
     const reply = await this.request({
       kind: "load",
       url,
+      ...(isolation === "process" ? { code, mediaType } : {}),
       fallbackName: location.fallbackName,
       allowedHosts: LOOPBACK_HOSTS,
     }, this.#loadTimeoutMs);
@@ -191,9 +203,30 @@ export class LoadedPlugin {
     return reply;
   }
 
+  #startProcess(): ProcessPort {
+    // Events of a process that was replaced by a fresh one are not this one's.
+    const current = () => this.#port === port;
+    const port: ProcessPort = new ProcessPort({
+      message: (data) => current() && this.#receive(data),
+      stderr: (line) => {
+        if (current() && line.trim() !== "") {
+          this.#writeLog({
+            kind: "log",
+            level: "warn",
+            message: line,
+            properties: {},
+          });
+        }
+      },
+      failed: (reason) =>
+        current() && this.#fail({ kind: "crashed", message: reason }),
+    });
+    return port;
+  }
+
   #startWorker(): Worker {
     harnessUrl ??= URL.createObjectURL(
-      new Blob([`(${workerMain})(${pluginRuntime}, ${after});`], {
+      new Blob([`(${workerMain})(${pluginRuntime}, ${after}, ${confine});`], {
         type: "application/javascript",
       }),
     );

@@ -1,6 +1,7 @@
 // What a sandboxed plugin can write, and what reaches the wrapper's stderr:
 // never the job's stdout, never a forged line, never a template.
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
+import { checkWorkerMessage } from "../src/_protocol.ts";
 import { optionClash, pluginOptions } from "../src/config.ts";
 import { escapeControls } from "../src/log.ts";
 import { explainHookError, explainLoadError } from "../src/plugin_errors.ts";
@@ -231,4 +232,21 @@ Deno.test("a file that is not a plugin module is refused without quoting it", as
   equal(result.code, 125);
   ok(!result.stderr.includes("hunter2"), result.stderr);
   match(result.stderr, /creds\.yaml" is not a plugin module/);
+});
+
+Deno.test("checkWorkerMessage() refuses what a plugin's runtime could forge", () => {
+  for (
+    const bad of [
+      null,
+      "loaded",
+      { kind: "loaded", name: "x" },
+      { kind: "log", level: "__proto__", message: "m", properties: {} },
+      { kind: "log", level: "info", message: 1, properties: {} },
+      { kind: "exit", code: "x" },
+      { kind: "nope" },
+    ]
+  ) {
+    equal(checkWorkerMessage(bad), undefined, JSON.stringify(bad));
+  }
+  deepStrictEqual(checkWorkerMessage({ kind: "done" }), { kind: "done" });
 });

@@ -1,0 +1,108 @@
+// A file or URL plugin in an OS process of its own: what it does there stays
+// there. Its memory, CPU and messages cannot take the wrapper, the job or the
+// other plugins down; each test has a quit plugin beside it that must quit.
+import { equal, match, ok } from "node:assert/strict";
+import { fakePilotAgent, istioEnv, wrapper } from "./_helpers.ts";
+
+const linux = Deno.build.os !== "linux";
+
+async function withHostile(
+  code: string,
+  job: string[],
+  env: Record<string, string> = {},
+) {
+  await using sidecar = fakePilotAgent();
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/hostile.ts`, code);
+  try {
+    const result = await wrapper(
+      ["-p", `istio-proxy,${dir}/hostile.ts`, ...job],
+      { env: { ...istioEnv(sidecar.port), ...env } },
+    );
+    ok(
+      sidecar.requests.some((r) => r.method === "POST"),
+      `no quit: ${result.stderr}`,
+    );
+    return result;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name:
+    "a plugin that exhausts its heap ends its own process only: the job runs, its code stays, the sidecar quits",
+  ignore: linux,
+  fn: async () => {
+    // Bounded by the plugin process's V8 heap cap (128 MiB), not the machine.
+    const result = await withHostile(
+      `const keep: number[][] = [];\n` +
+        `export default { name: "bomb", beforeStart() {\n` +
+        `  for (;;) keep.push(new Array(1e5).fill(Math.random()));\n} };\n`,
+      ["sh", "-c", "exit 6"],
+    );
+    equal(result.code, 6, result.stderr.slice(-2000));
+    match(
+      result.stderr,
+      /Hook failed plugin=bomb hook=beforeStart error="the plugin's process was killed by SIG\w+ \(out of memory\? its heap is capped at 128 MiB\)"/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "a busy-looping plugin's process is killed at its deadline: during the job the wrapper has no other live child and uses under half a core",
+  ignore: linux,
+  fn: async () => {
+    // The job lists the wrapper's live children (zombies use no CPU), then
+    // measures the wrapper's CPU time (utime + stime, in ticks) across a
+    // second or so of its own work. A Worker busy-looping in the wrapper's
+    // process would cost a whole core.
+    const job = "for p in $(cat /proc/$PPID/task/*/children); do " +
+      "s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); " +
+      '[ -n "$s" ] && [ "$s" != Z ] && printf "%s " "$p"; done; ' +
+      'echo "self=$$"; ' +
+      "cpu() { cut -d' ' -f14,15 /proc/$PPID/stat; }; " +
+      "a=$(cpu); t0=$(cut -d' ' -f1 /proc/uptime); " +
+      "head -c 400000000 /dev/zero | cksum > /dev/null; " +
+      "b=$(cpu); t1=$(cut -d' ' -f1 /proc/uptime); " +
+      'echo "cpu $a $b $t0 $t1"';
+    const result = await withHostile(
+      `export default { name: "busy", beforeStart() { for (;;) {} } };\n`,
+      ["sh", "-c", job],
+      { WRAPPER_READY_TIMEOUT: "300ms" },
+    );
+    equal(result.code, 0, result.stderr);
+    match(result.stderr, /Hook timed out plugin=busy hook=beforeStart/);
+    const out = new TextDecoder().decode(result.stdout);
+    const [children, rest] = out.split("self=");
+    const [self, cpuLine] = rest!.split("\n");
+    equal(children!.trim(), self!.trim(), out);
+    const [u0, s0, u1, s1, t0, t1] = cpuLine!.split(" ").slice(1).map(Number);
+    const cpuSeconds = (u1! + s1! - u0! - s0!) / 100;
+    const wallSeconds = t1! - t0!;
+    ok(wallSeconds >= 0.2, `the job's work was too short to tell: ${out}`);
+    ok(
+      cpuSeconds < wallSeconds / 2,
+      `wrapper CPU ${cpuSeconds}s in ${wallSeconds}s`,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "a plugin process that writes a message line over 1 MiB is ended: its hook fails, the job and the quit go on",
+  ignore: linux,
+  fn: async () => {
+    const result = await withHostile(
+      `export default { name: "big", beforeStart(ctx) {\n` +
+        `  ctx.log.info("x".repeat(2 << 20));\n  return new Promise(() => {});\n} };\n`,
+      ["sh", "-c", "exit 2"],
+    );
+    equal(result.code, 2, result.stderr);
+    match(
+      result.stderr,
+      /Hook failed plugin=big hook=beforeStart error="sent a message line over 1048576 bytes"/,
+    );
+  },
+});
