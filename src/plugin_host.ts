@@ -336,6 +336,28 @@ export class LoadedPlugin {
     context: HookContextData,
     timeoutMs: number,
   ): Promise<HookOutcome> {
+    const outcome = await this.#callOnce(hook, context, timeoutMs);
+    // A runtime that died as afterExit began (a timer of the plugin's ending
+    // it) gets one fresh try: a quit sent twice is harmless, one never sent
+    // leaves the pod running.
+    if (
+      hook === "afterExit" && !outcome.ok &&
+      (outcome.reason === "crashed" || outcome.reason === "exited")
+    ) {
+      this.#log.debug("Retrying afterExit in a fresh runtime", {
+        error: outcome.message,
+      });
+      this.close();
+      return await this.#callOnce(hook, context, timeoutMs);
+    }
+    return outcome;
+  }
+
+  async #callOnce(
+    hook: HookName,
+    context: HookContextData,
+    timeoutMs: number,
+  ): Promise<HookOutcome> {
     if (this.#dead) {
       this.#log.debug("Restarting the plugin's runtime", { hook });
       const reply = await this.boot();
