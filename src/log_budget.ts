@@ -14,25 +14,35 @@ export const LOG_RATE_PER_SECOND = 100;
 export const LOG_BURST = 200;
 /** Dropped lines after which a plugin is taken as flooding. */
 export const FLOOD_LIMIT = 1000;
+/** Messages of any kind per second a plugin's runtime may send, sustained. */
+export const MESSAGE_RATE_PER_SECOND = 1000;
 
-/** A token bucket of log lines for one plugin. */
+/** A token bucket of log lines (or messages) for one plugin. */
 export class LogBudget {
-  #tokens = LOG_BURST;
+  #tokens: number;
+  #rate: number;
+  #burst: number;
   #last: number;
   #now: () => number;
   /** Lines dropped so far. */
   dropped = 0;
 
-  constructor(now: () => number = () => performance.now()) {
+  constructor(
+    now: () => number = () => performance.now(),
+    ratePerSecond = LOG_RATE_PER_SECOND,
+  ) {
     this.#now = now;
     this.#last = now();
+    this.#rate = ratePerSecond;
+    this.#burst = this.#tokens = ratePerSecond * LOG_BURST /
+      LOG_RATE_PER_SECOND;
   }
 
   /** True when one more line may be written; false counts it as dropped. */
   take(): boolean {
     const now = this.#now();
-    const refill = (now - this.#last) * LOG_RATE_PER_SECOND / 1000;
-    this.#tokens = Math.min(LOG_BURST, this.#tokens + refill);
+    const refill = (now - this.#last) * this.#rate / 1000;
+    this.#tokens = Math.min(this.#burst, this.#tokens + refill);
     this.#last = now;
     if (this.#tokens >= 1) {
       this.#tokens -= 1;

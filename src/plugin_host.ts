@@ -26,6 +26,7 @@ import {
   LOG_RATE_PER_SECOND,
   LogBudget,
   MAX_LOG_CHARS,
+  MESSAGE_RATE_PER_SECOND,
   safeJson,
   truncate,
 } from "./log_budget.ts";
@@ -154,6 +155,7 @@ export class LoadedPlugin {
   #log: Logger;
   #settle: ((reply: Reply) => void) | undefined;
   #budget = new LogBudget();
+  #messages = new LogBudget(() => performance.now(), MESSAGE_RATE_PER_SECOND);
   #dead = true;
 
   constructor(source: PluginSource, loadTimeoutMs: number) {
@@ -175,7 +177,7 @@ export class LoadedPlugin {
   }
 
   /** Start a fresh runtime (in-process, a process or a Worker) and load the plugin. */
-  async boot(): Promise<Reply> {
+  async boot(loadTimeoutMs = this.#loadTimeoutMs): Promise<Reply> {
     const { code, mediaType, location } = this.#source;
     const isolation = this.isolation;
     // In-process, a built-in beside this module is imported as it is (its
@@ -198,7 +200,7 @@ export class LoadedPlugin {
       ...(isolation === "process" ? { code, mediaType } : {}),
       fallbackName: location.fallbackName,
       allowedHosts: LOOPBACK_HOSTS,
-    }, this.#loadTimeoutMs);
+    }, loadTimeoutMs);
     if (url.startsWith("blob:")) URL.revokeObjectURL(url);
     return reply;
   }
@@ -336,19 +338,22 @@ export class LoadedPlugin {
     context: HookContextData,
     timeoutMs: number,
   ): Promise<HookOutcome> {
+    const started = performance.now();
     const outcome = await this.#callOnce(hook, context, timeoutMs);
     // A runtime that died as afterExit began (a timer of the plugin's ending
-    // it) gets one fresh try: a quit sent twice is harmless, one never sent
-    // leaves the pod running.
+    // it) gets one fresh try, within what is left of the same deadline: a
+    // quit sent twice is harmless, one never sent leaves the pod running.
+    const left = Math.floor(timeoutMs - (performance.now() - started));
     if (
-      hook === "afterExit" && !outcome.ok &&
+      hook === "afterExit" && !outcome.ok && left > 0 &&
       (outcome.reason === "crashed" || outcome.reason === "exited")
     ) {
       this.#log.debug("Retrying afterExit in a fresh runtime", {
         error: outcome.message,
+        leftMs: left,
       });
       this.close();
-      return await this.#callOnce(hook, context, timeoutMs);
+      return await this.#callOnce(hook, context, left);
     }
     return outcome;
   }
@@ -360,7 +365,7 @@ export class LoadedPlugin {
   ): Promise<HookOutcome> {
     if (this.#dead) {
       this.#log.debug("Restarting the plugin's runtime", { hook });
-      const reply = await this.boot();
+      const reply = await this.boot(Math.min(this.#loadTimeoutMs, timeoutMs));
       if (reply.kind !== "loaded") {
         this.close();
         return {
@@ -415,13 +420,20 @@ export class LoadedPlugin {
    * A busy-looping Worker keeps its thread until `Deno.exit`.
    */
   close(reason = "worker closed"): void {
+    // Even a runtime that said it exited is ended: a process can run
+    // `unload` listeners, busy, long after its exit message.
+    this.#port?.terminate();
     if (this.#dead) return;
     this.#dead = true;
-    this.#port?.terminate();
     this.#settle?.({ kind: "crashed", message: reason });
   }
 
   #receive(data: unknown): void {
+    // Any message costs the host: past the rate, the runtime is flooding.
+    if (!this.#messages.take() && this.#messages.dropped >= FLOOD_LIMIT) {
+      this.close(`flooded the host with messages`);
+      return;
+    }
     const message = checkWorkerMessage(data);
     if (message === undefined) {
       // The plugin's own code posted it: what it waits for will not come.
@@ -432,7 +444,10 @@ export class LoadedPlugin {
       this.#writeLog(message);
       return;
     }
-    if (message.kind === "exit") this.#dead = true;
+    if (message.kind === "exit") {
+      this.#dead = true;
+      this.#port?.terminate(); // whatever it still runs, it is done
+    }
     if (this.#settle !== undefined) this.#settle(message);
     else if (message.kind === "exit") {
       this.#log.warn("Plugin called Deno.exit() outside a hook", {

@@ -68,6 +68,7 @@ export class ProcessPort {
     this.#stdin = this.#child.stdin.getWriter();
     this.#stdin.closed.catch(() => {}); // a dead child: reported by its status
     void readLines(this.#child.stdout, MAX_MESSAGE_BYTES, (line) => {
+      if (this.#terminated) return; // what is left in the pipe is not read
       try {
         events.message(JSON.parse(line));
       } catch {

@@ -106,3 +106,25 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "a plugin process that exits into a busy unload listener is killed: nothing of it runs after the wrapper",
+  ignore: linux,
+  fn: async () => {
+    const result = await withHostile(
+      `addEventListener("unload", () => { for (;;) {} });\n` +
+        `export default { name: "lingers", beforeStart(ctx) {\n` +
+        `  ctx.log.info("pid", { pid: Deno.pid });\n` +
+        `  setTimeout(() => Deno.exit(0), 0);\n} };\n`,
+      ["sh", "-c", "exit 0"],
+    );
+    equal(result.code, 0, result.stderr);
+    const pid = /\[info lingers\] pid pid=(\d+)/.exec(result.stderr)![1];
+    const state = await Deno.readTextFile(`/proc/${pid}/stat`).then(
+      (stat) => stat.split(") ")[1]![0],
+      () => "gone",
+    );
+    ok(["gone", "Z", "X"].includes(state!), `plugin process ${pid}: ${state}`);
+  },
+});
