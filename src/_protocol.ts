@@ -51,8 +51,12 @@ export function checkWorkerMessage(data: unknown): WorkerMessage | undefined {
   const message = data as Record<string, unknown>;
   const text = (key: string) => typeof message[key] === "string";
   switch (message.kind) {
-    case "loaded":
-      return Array.isArray(message.hooks) ? data as WorkerMessage : undefined;
+    case "loaded": {
+      const { hooks } = message;
+      const valid = Array.isArray(hooks) &&
+        hooks.every((h) => h === "beforeStart" || h === "afterExit");
+      return valid ? data as WorkerMessage : undefined;
+    }
     case "load-failed":
     case "failed":
       return text("message") ? data as WorkerMessage : undefined;

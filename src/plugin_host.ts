@@ -11,14 +11,14 @@
  * @module
  */
 import type { HookName } from "../mod.ts";
-import type {
-  HookContextData,
-  HostMessage,
-  WorkerMessage,
+import {
+  checkWorkerMessage,
+  type HookContextData,
+  type HostMessage,
+  type WorkerMessage,
 } from "./_protocol.ts";
 import { confine, pluginRuntime, workerMain } from "./_plugin_worker.ts";
 import { ProcessPort } from "./plugin_process.ts";
-import { checkWorkerMessage } from "./_protocol.ts";
 import { firstLine, PluginError } from "./errors.ts";
 import { explainHookError, explainLoadError } from "./plugin_errors.ts";
 import {
@@ -183,11 +183,11 @@ export class LoadedPlugin {
     // In-process, a built-in beside this module is imported as it is (its
     // transpiled form is cached, ~3 ms less than a blob); a process gets the
     // text itself; a Worker, a blob.
-    const url = isolation === "in-process" && location.url.protocol === "file:"
-      ? location.url.href
-      : isolation === "process"
-      ? location.url.href
-      : URL.createObjectURL(new Blob([code], { type: mediaType }));
+    const blob = isolation === "worker" ||
+      (isolation === "in-process" && location.url.protocol !== "file:");
+    const url = blob
+      ? URL.createObjectURL(new Blob([code], { type: mediaType }))
+      : location.url.href;
     this.#port = isolation === "in-process"
       ? new InProcessPort((message) => this.#receive(message))
       : isolation === "process"
@@ -305,14 +305,7 @@ export class LoadedPlugin {
       default:
         throw fail(`unexpected "${reply.kind}" while loading`);
     }
-    const { name } = reply;
-    const hooks: unknown = reply.hooks;
-    if (
-      !Array.isArray(hooks) ||
-      !hooks.every((h) => h === "beforeStart" || h === "afterExit")
-    ) {
-      throw fail(`sent a malformed "loaded" message`);
-    }
+    const { name, hooks } = reply; // hooks checked by checkWorkerMessage
     if (typeof name !== "string" || !PLUGIN_NAME_PATTERN.test(name)) {
       throw fail(
         `invalid name ${
@@ -327,7 +320,7 @@ export class LoadedPlugin {
       throw fail("exports no hook (beforeStart or afterExit)");
     }
     this.#name = name;
-    this.#hooks = hooks as HookName[];
+    this.#hooks = hooks;
     this.#log = pluginLogger(name);
     return this;
   }

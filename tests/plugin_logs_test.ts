@@ -240,6 +240,7 @@ Deno.test("checkWorkerMessage() refuses what a plugin's runtime could forge", ()
       null,
       "loaded",
       { kind: "loaded", name: "x" },
+      { kind: "loaded", name: "x", hooks: ["__proto__"] },
       { kind: "log", level: "__proto__", message: "m", properties: {} },
       { kind: "log", level: "info", message: 1, properties: {} },
       { kind: "exit", code: "x" },
