@@ -20,6 +20,8 @@ import {
   writeStderrLine,
 } from "./src/log.ts";
 import { planPlugins } from "./src/plan.ts";
+import { PLUGIN_MODE_ARG } from "./src/plugin_process.ts";
+import { pluginMode } from "./src/plugin_mode.ts";
 import { type PodInfo, readPodInfo } from "./src/podinfo.ts";
 import { keepLoopbackOffProxies } from "./src/proxy.ts";
 import { runWrapper } from "./src/wrapper.ts";
@@ -93,7 +95,9 @@ async function podInfo(
   }
 }
 
-if (import.meta.main) {
+if (import.meta.main && Deno.args[0] === PLUGIN_MODE_ARG) {
+  await pluginMode(); // a compiled wrapper re-executed as a plugin process
+} else if (import.meta.main) {
   const signals = captureSignals(); // first: no signal may be lost or fatal
   guardInspectorPort(); // before Deno's 500 ms SIGUSR1 inspector grace ends
   // An error thrown in a callback, or a promise nobody awaits, must not end

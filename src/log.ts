@@ -12,7 +12,8 @@
  */
 import type { LogRecord, Sink } from "npm:@logtape/logtape@2.4.2";
 import type { LogFormat, LogLevelSetting } from "./config.ts";
-import { safeJson } from "./log_budget.ts";
+import { MAX_LOG_CHARS } from "./log_budget.ts";
+import { safeJson } from "./plugin_runtime.ts";
 
 type LogTape = typeof import("npm:@logtape/logtape@2.4.2"); // full specifier: `deno run <url>` has no import map
 
@@ -178,7 +179,7 @@ function renderValue(value: unknown): string {
       : JSON.stringify(value);
   }
   if (value instanceof Error) return JSON.stringify(value.message);
-  return safeJson(value);
+  return safeJson(value, MAX_LOG_CHARS);
 }
 
 const encoder = new TextEncoder();

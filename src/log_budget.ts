@@ -5,6 +5,7 @@
  * flood can neither fill the wrapper's memory nor keep it from its deadlines.
  * @module
  */
+import { cut } from "./plugin_runtime.ts";
 
 /** Longest message, and longest rendering of a line's properties, in characters. */
 export const MAX_LOG_CHARS = 4096;
@@ -55,32 +56,5 @@ export class LogBudget {
 
 /** `text` cut to `MAX_LOG_CHARS`, saying how much was cut. */
 export function truncate(text: string): string {
-  return text.length <= MAX_LOG_CHARS
-    ? text
-    : `${text.slice(0, MAX_LOG_CHARS)}… (${
-      text.length - MAX_LOG_CHARS
-    } more characters)`;
-}
-
-/**
- * JSON for any value: BigInt as a string, a cycle as "[Circular]", an error
- * as its message, a long string cut (so a huge one costs no serialisation),
- * anything that cannot be read as a string describing why.
- */
-export function safeJson(value: unknown): string {
-  const seen = new WeakSet<object>();
-  try {
-    return JSON.stringify(value, (_key, item: unknown) => {
-      if (typeof item === "bigint") return `${item}n`;
-      if (typeof item === "string") return truncate(item);
-      if (item instanceof Error) return `${item.name}: ${item.message}`;
-      if (item !== null && typeof item === "object") {
-        if (seen.has(item)) return "[Circular]";
-        seen.add(item);
-      }
-      return item;
-    }) ?? String(value);
-  } catch (error) {
-    return JSON.stringify(`[unreadable: ${(error as Error)?.message}]`);
-  }
+  return cut(text, MAX_LOG_CHARS);
 }

@@ -1,13 +1,13 @@
 /**
- * Where plugins run. A plugin from a file or a URL runs in its own Worker,
- * started from a `blob:` URL, with network access to loopback only and
- * nothing else. A built-in named by name is part of the wrapper (the same
- * trust as this file) and runs in-process: no Worker, so it costs no start-up
- * time and no memory of its own; its sidecar helpers reach loopback only, as
- * in a Worker. Both speak the same messages to the same runtime
- * (_plugin_worker.ts). The host enforces a deadline on every load and hook
+ * Where plugins run, and the transport to them. A plugin from a file or a URL
+ * runs in an OS process of its own with network access to loopback only
+ * (plugin_process.ts). A built-in named by name is part of the wrapper (the
+ * same trust as this file) and runs in-process: no process, so it costs no
+ * start-up time and no memory of its own; its sidecar helpers reach loopback
+ * only, as in a process. Both speak the same messages to the same runtime
+ * (plugin_runtime.ts). The host enforces a deadline on every load and hook
  * call, and a plugin that throws, hangs, busy-loops or exits is reported,
- * never fatal.
+ * never fatal. What the replies mean is plugin_replies.ts.
  * @module
  */
 import type { HookName } from "../mod.ts";
@@ -17,46 +17,28 @@ import {
   type HostMessage,
   type WorkerMessage,
 } from "./_protocol.ts";
-import { confine, pluginRuntime, workerMain } from "./_plugin_worker.ts";
-import { ProcessPort } from "./plugin_process.ts";
-import { firstLine, PluginError } from "./errors.ts";
-import { explainHookError, explainLoadError } from "./plugin_errors.ts";
+import { after, pluginRuntime, safeJson } from "./plugin_runtime.ts";
+import { LOOPBACK_HOSTS, ProcessPort } from "./plugin_process.ts";
+import { PluginError } from "./errors.ts";
+import {
+  checkLoaded,
+  type HookOutcome,
+  hookOutcome,
+  type Reply,
+  retriesAfterExit,
+} from "./plugin_replies.ts";
 import {
   FLOOD_LIMIT,
   LOG_RATE_PER_SECOND,
   LogBudget,
   MAX_LOG_CHARS,
   MESSAGE_RATE_PER_SECOND,
-  safeJson,
   truncate,
 } from "./log_budget.ts";
-import { after } from "./timer.ts";
 import { type Logger, pluginLogger } from "./log.ts";
 import type { PluginSource } from "./plugin_source.ts";
 
-/** The hosts a plugin may connect to. */
-export const LOOPBACK_HOSTS: readonly string[] = [
-  "localhost",
-  "127.0.0.1",
-  "[::1]",
-];
-
-/** What a plugin's Worker may do: connect to loopback. Nothing else. */
-export const PLUGIN_PERMISSIONS: Deno.PermissionOptionsObject = {
-  net: [...LOOPBACK_HOSTS],
-  read: false,
-  write: false,
-  env: false,
-  run: false,
-  ffi: false,
-  sys: false,
-  import: false,
-};
-
-/** A valid plugin name: it also names the plugin's option variables. */
-export const PLUGIN_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
-/** Names that would clash with the wrapper's own `WRAPPER_PLUGIN_*` variables. */
-export const RESERVED_PLUGIN_NAMES: readonly string[] = ["path", "timeout"];
+export type { HookOutcome } from "./plugin_replies.ts";
 
 /**
  * The host waits this much past a hook's deadline, so that a plugin that
@@ -64,38 +46,21 @@ export const RESERVED_PLUGIN_NAMES: readonly string[] = ["path", "timeout"];
  */
 export const DEADLINE_GRACE_MS = 250;
 
-/** How a hook call ended. */
-export type HookOutcome =
-  | { ok: true }
-  | {
-    ok: false;
-    reason: "failed" | "timeout" | "crashed" | "exited";
-    message: string;
-  };
-
-type Reply =
-  | Exclude<WorkerMessage, { kind: "log" }>
-  | { kind: "crashed"; message: string }
-  | { kind: "timeout" };
-
-let harnessUrl: string | undefined;
-
-/** What the host needs of a Worker; an in-process runtime offers the same. */
+/** What the host needs of a runtime: a plugin process or an in-process one. */
 interface PluginPort {
   postMessage(message: HostMessage): void;
   terminate(): void;
 }
 
-/** A built-in's runtime in the wrapper's own isolate, behind Worker-like messages. */
+/** A built-in's runtime in the wrapper's own isolate, behind a process's messages. */
 class InProcessPort implements PluginPort {
   #receive: (message: HostMessage) => Promise<void>;
   #closed = false;
 
   constructor(deliver: (message: WorkerMessage) => void) {
-    // Delivered asynchronously, as a Worker's would be, never after close.
+    // Delivered asynchronously, as a process's would be, never after close.
     this.#receive = pluginRuntime(
       (message) => queueMicrotask(() => this.#closed || deliver(message)),
-      after,
     );
   }
 
@@ -118,7 +83,7 @@ export interface LoadPluginOptions {
   signal?: AbortSignal;
 }
 
-/** Start a Worker for the plugin's text and check that it is a plugin. */
+/** Start a runtime for the plugin's text and check that it is a plugin. */
 export async function loadPlugin(
   source: PluginSource,
   options: LoadPluginOptions,
@@ -139,7 +104,7 @@ export async function loadPlugin(
 }
 
 /**
- * A plugin running in its Worker, ready for hook calls. A Worker that ended
+ * A plugin running in its runtime, ready for hook calls. A runtime that ended
  * (deadline passed, crashed, called `Deno.exit`) is replaced by a fresh one
  * from the same text before the next hook, so a stuck `beforeStart` cannot
  * keep `afterExit` from telling the sidecar to quit.
@@ -157,6 +122,7 @@ export class LoadedPlugin {
   #budget = new LogBudget();
   #messages = new LogBudget(() => performance.now(), MESSAGE_RATE_PER_SECOND);
   #dead = true;
+  #warnedUnwatched = false;
 
   constructor(source: PluginSource, loadTimeoutMs: number) {
     this.spec = source.location.spec;
@@ -167,41 +133,36 @@ export class LoadedPlugin {
   }
 
   /**
-   * How it runs: `"in-process"` (built-ins by name), `"process"` (files and
-   * URLs under `deno run`), or `"worker"` (files and URLs in a compiled
-   * binary, until it can re-execute itself as a plugin process).
+   * How it runs: `"in-process"` (built-ins by name) or `"process"` (files
+   * and URLs; in a compiled binary, the binary re-executed in plugin mode).
    */
-  get isolation(): "in-process" | "process" | "worker" {
-    if (this.#source.location.kind === "builtin") return "in-process";
-    return Deno.build.standalone ? "worker" : "process";
+  get isolation(): "in-process" | "process" {
+    return this.#source.location.kind === "builtin" ? "in-process" : "process";
   }
 
-  /** Start a fresh runtime (in-process, a process or a Worker) and load the plugin. */
+  /** Start a fresh runtime (in-process or a process) and load the plugin. */
   async boot(loadTimeoutMs = this.#loadTimeoutMs): Promise<Reply> {
     const { code, mediaType, location } = this.#source;
-    const isolation = this.isolation;
+    const inProcess = this.isolation === "in-process";
     // In-process, a built-in beside this module is imported as it is (its
     // transpiled form is cached, ~3 ms less than a blob); a process gets the
-    // text itself; a Worker, a blob.
-    const blob = isolation === "worker" ||
-      (isolation === "in-process" && location.url.protocol !== "file:");
+    // text itself.
+    const blob = inProcess && location.url.protocol !== "file:";
     const url = blob
       ? URL.createObjectURL(new Blob([code], { type: mediaType }))
       : location.url.href;
-    this.#port = isolation === "in-process"
+    this.#port = inProcess
       ? new InProcessPort((message) => this.#receive(message))
-      : isolation === "process"
-      ? this.#startProcess()
-      : this.#startWorker();
+      : this.#startProcess();
     this.#dead = false;
     const reply = await this.request({
       kind: "load",
       url,
-      ...(isolation === "process" ? { code, mediaType } : {}),
+      ...(inProcess ? {} : { code, mediaType }),
       fallbackName: location.fallbackName,
       allowedHosts: LOOPBACK_HOSTS,
     }, loadTimeoutMs);
-    if (url.startsWith("blob:")) URL.revokeObjectURL(url);
+    if (blob) URL.revokeObjectURL(url);
     return reply;
   }
 
@@ -222,30 +183,16 @@ export class LoadedPlugin {
       },
       failed: (reason) =>
         current() && this.#fail({ kind: "crashed", message: reason }),
+      unwatched: (reason) => {
+        if (this.#warnedUnwatched) return;
+        this.#warnedUnwatched = true;
+        this.#log.warn(
+          "The plugin's memory outside its V8 heap is not capped",
+          { reason },
+        );
+      },
     });
     return port;
-  }
-
-  #startWorker(): Worker {
-    harnessUrl ??= URL.createObjectURL(
-      new Blob([`(${workerMain})(${pluginRuntime}, ${after}, ${confine});`], {
-        type: "application/javascript",
-      }),
-    );
-    const worker = new Worker(harnessUrl, {
-      type: "module",
-      name: `plugin ${this.spec}`,
-      deno: { permissions: PLUGIN_PERMISSIONS },
-    });
-    worker.onmessage = (event: MessageEvent<unknown>) =>
-      this.#receive(event.data);
-    worker.onerror = (event) => {
-      event.preventDefault();
-      this.#fail({ kind: "crashed", message: event.message });
-    };
-    worker.onmessageerror = () =>
-      this.#fail({ kind: "crashed", message: "unreadable message" });
-    return worker;
   }
 
   /** The plugin's declared name. */
@@ -262,7 +209,7 @@ export class LoadedPlugin {
   request(message: HostMessage, timeoutMs: number): Promise<Reply> {
     const port = this.#port;
     if (this.#dead || port === undefined) {
-      return Promise.resolve({ kind: "crashed", message: "worker has ended" });
+      return Promise.resolve({ kind: "crashed", message: "runtime has ended" });
     }
     return new Promise((resolve) => {
       const cancel = after(timeoutMs, () => {
@@ -281,44 +228,11 @@ export class LoadedPlugin {
 
   /** Check a load reply; throws `PluginError` when it is not a plugin. */
   accept(reply: Reply): this {
-    const timeoutMs = this.#loadTimeoutMs;
-    const fail = (reason: string) => new PluginError(this.spec, reason);
-    switch (reply.kind) {
-      case "loaded":
-        break;
-      case "load-failed": {
-        const { url, kind } = this.#source.location;
-        throw fail(explainLoadError(reply.message, {
-          spec: this.spec,
-          where: url.protocol === "file:"
-            ? decodeURIComponent(url.pathname)
-            : url.href,
-          file: kind === "file",
-        }));
-      }
-      case "crashed":
-        throw fail(firstLine(reply.message));
-      case "timeout":
-        throw fail(`did not load within ${timeoutMs} ms`);
-      case "exit":
-        throw fail("called Deno.exit() while loading");
-      default:
-        throw fail(`unexpected "${reply.kind}" while loading`);
-    }
-    const { name, hooks } = reply; // hooks checked by checkWorkerMessage
-    if (typeof name !== "string" || !PLUGIN_NAME_PATTERN.test(name)) {
-      throw fail(
-        `invalid name ${
-          JSON.stringify(name)
-        }: use lowercase letters, digits and "-", starting with a letter`,
-      );
-    }
-    if (RESERVED_PLUGIN_NAMES.includes(name)) {
-      throw fail(`the name "${name}" is reserved`);
-    }
-    if (hooks.length === 0) {
-      throw fail("exports no hook (beforeStart or afterExit)");
-    }
+    const { name, hooks } = checkLoaded(
+      reply,
+      this.#source.location,
+      this.#loadTimeoutMs,
+    );
     this.#name = name;
     this.#hooks = hooks;
     this.#log = pluginLogger(name);
@@ -333,22 +247,14 @@ export class LoadedPlugin {
   ): Promise<HookOutcome> {
     const started = performance.now();
     const outcome = await this.#callOnce(hook, context, timeoutMs);
-    // A runtime that died as afterExit began (a timer of the plugin's ending
-    // it) gets one fresh try, within what is left of the same deadline: a
-    // quit sent twice is harmless, one never sent leaves the pod running.
     const left = Math.floor(timeoutMs - (performance.now() - started));
-    if (
-      hook === "afterExit" && !outcome.ok && left > 0 &&
-      (outcome.reason === "crashed" || outcome.reason === "exited")
-    ) {
-      this.#log.debug("Retrying afterExit in a fresh runtime", {
-        error: outcome.message,
-        leftMs: left,
-      });
-      this.close();
-      return await this.#callOnce(hook, context, left);
-    }
-    return outcome;
+    if (!retriesAfterExit(hook, outcome, left)) return outcome;
+    this.#log.debug("Retrying afterExit in a fresh runtime", {
+      error: (outcome as { message: string }).message,
+      leftMs: left,
+    });
+    this.close();
+    return await this.#callOnce(hook, context, left);
   }
 
   async #callOnce(
@@ -364,7 +270,7 @@ export class LoadedPlugin {
         return {
           ok: false,
           reason: "crashed",
-          message: `worker could not be restarted (${reply.kind})`,
+          message: `runtime could not be restarted (${reply.kind})`,
         };
       }
     }
@@ -372,47 +278,11 @@ export class LoadedPlugin {
       { kind: "call", hook, context },
       timeoutMs + DEADLINE_GRACE_MS,
     );
-    switch (reply.kind) {
-      case "done":
-        return { ok: true };
-      case "failed":
-        return {
-          ok: false,
-          reason: "failed",
-          message: explainHookError(reply.message),
-        };
-      case "timeout":
-        return {
-          ok: false,
-          reason: "timeout",
-          message: `no result within ${timeoutMs} ms`,
-        };
-      case "exit":
-        return {
-          ok: false,
-          reason: "exited",
-          message: `called Deno.exit(${reply.code})`,
-        };
-      case "crashed":
-        return {
-          ok: false,
-          reason: "crashed",
-          message: firstLine(reply.message),
-        };
-      default:
-        return {
-          ok: false,
-          reason: "crashed",
-          message: `unexpected "${reply.kind}"`,
-        };
-    }
+    return hookOutcome(reply, timeoutMs);
   }
 
-  /**
-   * End the Worker; a request under way ends as "crashed" with `reason`.
-   * A busy-looping Worker keeps its thread until `Deno.exit`.
-   */
-  close(reason = "worker closed"): void {
+  /** End the runtime; a request under way ends as "crashed" with `reason`. */
+  close(reason = "runtime closed"): void {
     // Even a runtime that said it exited is ended: a process can run
     // `unload` listeners, busy, long after its exit message.
     this.#port?.terminate();
@@ -463,7 +333,7 @@ export class LoadedPlugin {
       return;
     }
     // Through JSON: BigInt, cycles and the like render in either format.
-    const json = safeJson(line.properties);
+    const json = safeJson(line.properties, MAX_LOG_CHARS);
     const parsed: unknown = json.length <= MAX_LOG_CHARS
       ? JSON.parse(json)
       : truncate(json);

@@ -1,31 +1,67 @@
 /**
- * A file or URL plugin in an OS process of its own: `deno run` with network
- * access to loopback only and a V8 heap cap, talking to the host with one
- * JSON message per line on its stdin and stdout. A deadline, a crash, an
- * out-of-memory abort or a busy loop ends that process alone (SIGKILL); the
- * wrapper, the job and the other plugins go on.
+ * A file or URL plugin in an OS process of its own, with network access to
+ * loopback only and bounded memory, talking to the host with one JSON
+ * message per line on its stdin and stdout. A deadline, a crash, running out
+ * of memory or a busy loop ends that process alone (SIGKILL); the wrapper,
+ * the job and the other plugins go on.
+ *
+ * Under `deno run` the process is `deno run` of the runtime's own text
+ * (plugin_runtime.ts) with the permission flags below. A compiled binary
+ * cannot be given flags: it re-executes itself in plugin mode, which starts
+ * the runtime in a loopback-only Worker and revokes everything else
+ * (plugin_mode.ts).
  * @module
  */
 import type { HostMessage } from "./_protocol.ts";
-import { confine, pluginRuntime, processMain } from "./_plugin_worker.ts";
-import { after } from "./timer.ts";
+import runtimeSource from "./plugin_runtime.ts" with { type: "text" };
+import { watchMemory } from "./memory_watch.ts";
 
 /** The hosts a plugin process may connect to. */
-const LOOPBACK = "localhost,127.0.0.1,[::1]";
+export const LOOPBACK_HOSTS: readonly string[] = [
+  "localhost",
+  "127.0.0.1",
+  "[::1]",
+];
 /** The plugin process's V8 heap cap, in MiB: well under a Job's usual limits. */
 export const PLUGIN_HEAP_MIB = 128;
-/** Longest message line a plugin process may send. */
+/**
+ * Its anonymous resident memory cap, in MiB: the heap, plus what lives
+ * outside it (ArrayBuffers, Workers of its own), plus Deno's own ~30 MiB.
+ */
+export const PLUGIN_MEMORY_MIB = 256;
+/** Longest message line a plugin process may send, in bytes. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** The first argument that makes a compiled wrapper a plugin process. */
+export const PLUGIN_MODE_ARG = "--wrapper-internal-plugin-runtime";
 
-let bootstrap: string | undefined;
+let runtimeUrl: string | undefined;
 
-/** The program a plugin process runs, as a data: URL (no file needed). */
-function bootstrapUrl(): string {
-  const source = `(${processMain})(${pluginRuntime}, ${after}, ${confine});`;
-  const bytes = new TextEncoder().encode(source);
+/** The runtime's text as a data: URL: no file needed, nothing to fetch. */
+function runtimeDataUrl(): string {
+  const bytes = new TextEncoder().encode(runtimeSource);
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
-  return bootstrap ??= `data:application/javascript;base64,${btoa(binary)}`;
+  return runtimeUrl ??= `data:application/typescript;base64,${btoa(binary)}`;
+}
+
+/** The program and arguments of a plugin process. */
+export function pluginCommand(standalone = Deno.build.standalone): string[] {
+  if (standalone) return [Deno.execPath(), PLUGIN_MODE_ARG];
+  return [
+    Deno.execPath(),
+    "run",
+    "--no-prompt",
+    "--no-config",
+    "--no-lock",
+    "--quiet",
+    // No code from anywhere but the host: no remote modules, no npm.
+    "--no-remote",
+    "--no-npm",
+    "--deny-import",
+    `--allow-net=${LOOPBACK_HOSTS.join(",")}`,
+    `--v8-flags=--max-old-space-size=${PLUGIN_HEAP_MIB}`,
+    runtimeDataUrl(),
+  ];
 }
 
 /** What a plugin process reports to its host. */
@@ -36,6 +72,8 @@ export interface ProcessEvents {
   stderr(line: string): void;
   /** It ended without being terminated, or sent what cannot be read. */
   failed(reason: string): void;
+  /** Its memory outside the V8 heap cannot be watched, for this reason. */
+  unwatched?(reason: string): void;
 }
 
 /** One plugin process; `postMessage` and `terminate` as a Worker's. */
@@ -44,39 +82,49 @@ export class ProcessPort {
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #terminated = false;
   #encoder = new TextEncoder();
+  #unwatch: () => void = () => {};
 
   constructor(events: ProcessEvents) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        "--no-config",
-        "--no-lock",
-        "--quiet",
-        // No code from anywhere but the host: no remote modules, no npm.
-        "--no-remote",
-        "--no-npm",
-        "--deny-import",
-        `--allow-net=${LOOPBACK}`,
-        `--v8-flags=--max-old-space-size=${PLUGIN_HEAP_MIB}`,
-        bootstrapUrl(),
-      ],
+    const [program, ...args] = pluginCommand();
+    this.#child = new Deno.Command(program!, {
+      args,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
+      // A compiled binary honours it; `deno run` has the flag above.
+      env: { DENO_V8_FLAGS: `--max-old-space-size=${PLUGIN_HEAP_MIB}` },
     }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
     this.#stdin.closed.catch(() => {}); // a dead child: reported by its status
-    void readLines(this.#child.stdout, MAX_MESSAGE_BYTES, (line) => {
+    const watch = watchMemory(
+      this.#child.pid,
+      PLUGIN_MEMORY_MIB * 1024 * 1024,
+      (bytes) =>
+        this.#fail(
+          events,
+          `the plugin's process used ${
+            Math.round(bytes / 1024 / 1024)
+          } MiB, over its ${PLUGIN_MEMORY_MIB} MiB cap`,
+        ),
+    );
+    if (typeof watch === "string") events.unwatched?.(watch);
+    else this.#unwatch = watch;
+    const decoder = new TextDecoder();
+    void readByteLines(this.#child.stdout, MAX_MESSAGE_BYTES, (line) => {
       if (this.#terminated) return; // what is left in the pipe is not read
       try {
-        events.message(JSON.parse(line));
+        events.message(JSON.parse(decoder.decode(line)));
       } catch {
         events.message(undefined); // malformed
       }
     }).catch((error: Error) => this.#fail(events, error.message));
-    void readLines(this.#child.stderr, 4096, events.stderr).catch(() => {});
+    void readByteLines(
+      this.#child.stderr,
+      4096,
+      (line) => events.stderr(decoder.decode(line)),
+    ).catch(() => {});
     this.#child.status.then((status) => {
+      this.#unwatch();
       if (this.#terminated) return;
       const how = status.signal === null
         ? `exited with code ${status.code}`
@@ -98,6 +146,7 @@ export class ProcessPort {
   terminate(): void {
     if (this.#terminated) return;
     this.#terminated = true;
+    this.#unwatch();
     try {
       this.#child.kill("SIGKILL");
     } catch { /* already exited */ }
@@ -112,27 +161,57 @@ export class ProcessPort {
 }
 
 /**
- * Call `onLine` for each line of `stream`; rejects when a line is longer
- * than `maxBytes` (the stream is cancelled).
+ * Call `onLine` with the bytes of each line of `stream`; rejects when a line
+ * is longer than `maxBytes` (the stream is cancelled). Nothing is decoded
+ * before it is known to fit, and a line sent a byte at a time costs no more
+ * than one sent at once.
  */
-async function readLines(
+export async function readByteLines(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
-  onLine: (line: string) => void,
+  onLine: (line: Uint8Array) => void,
 ): Promise<void> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    let at: number;
-    while ((at = pending.indexOf("\n")) !== -1 && at <= maxBytes) {
-      onLine(pending.slice(0, at));
-      pending = pending.slice(at + 1);
-    }
-    if (at > maxBytes || pending.length > maxBytes) {
-      await stream.cancel().catch(() => {});
+  let parts: Uint8Array[] = []; // the line so far
+  let size = 0;
+  const take = (part: Uint8Array) => {
+    size += part.length;
+    if (size > maxBytes) {
       throw new Error(`sent a message line over ${maxBytes} bytes`);
     }
+    if (part.length > 0) parts.push(part);
+  };
+  const end = () => {
+    onLine(parts.length === 1 ? parts[0]! : join(parts, size));
+    parts = [];
+    size = 0;
+  };
+  try {
+    for await (const chunk of stream) {
+      let start = 0;
+      for (
+        let at = chunk.indexOf(10);
+        at !== -1;
+        at = chunk.indexOf(10, start)
+      ) {
+        take(chunk.subarray(start, at));
+        end();
+        start = at + 1;
+      }
+      take(chunk.subarray(start));
+    }
+  } catch (error) {
+    await stream.cancel().catch(() => {});
+    throw error;
   }
-  if (pending !== "") onLine(pending);
+  if (size > 0) end();
+}
+
+function join(parts: Uint8Array[], size: number): Uint8Array {
+  const joined = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return joined;
 }

@@ -17,7 +17,7 @@ import type { Logger } from "./log.ts";
 import type { PlannedPlugin, PluginPlan } from "./plan.ts";
 import { type LoadedPlugin, loadPlugin } from "./plugin_host.ts";
 import { BUILTIN_PLUGINS, readPluginSource } from "./plugin_source.ts";
-import { abortLater } from "./timer.ts";
+import { after } from "./plugin_runtime.ts";
 
 /**
  * How long a local plugin may go on being read and loaded after a stop
@@ -235,4 +235,13 @@ export class PluginSet {
       injected,
     };
   }
+}
+
+/** A signal that aborts `ms` after `signal` does, with its reason. */
+function abortLater(signal: AbortSignal, ms: number): AbortSignal {
+  const later = new AbortController();
+  const start = () => after(ms, () => later.abort(signal.reason));
+  if (signal.aborted) start();
+  else signal.addEventListener("abort", start, { once: true });
+  return later.signal;
 }

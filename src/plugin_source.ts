@@ -7,7 +7,7 @@
 import { firstLine, PluginError, UsageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { FileShapeError, readSmallFile } from "./read_file.ts";
-import { sleep } from "./timer.ts";
+import { backoff, isTransientStatus, sleep } from "./plugin_runtime.ts";
 
 /** Built-in plugins: name → file in `plugins/`. */
 export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = {
@@ -227,7 +227,7 @@ function fileError(error: unknown, url: URL): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** A failure worth another attempt: network errors, timeouts, 408, 429, 5xx. */
+/** A failure worth another attempt: network errors, timeouts, `isTransientStatus`. */
 class TransientError extends PluginError {}
 
 async function fetchWithRetries(
@@ -236,7 +236,7 @@ async function fetchWithRetries(
   options: ReadPluginSourceOptions,
 ): Promise<Uint8Array> {
   const deadline = Date.now() + options.timeoutMs;
-  for (let attempt = 1, delay = FIRST_RETRY_MS;; attempt++) {
+  for (let attempt = 1;; attempt++) {
     const left = Math.max(deadline - Date.now(), 1);
     try {
       return await fetchPlugin(spec, url, {
@@ -244,7 +244,10 @@ async function fetchWithRetries(
         signal: options.signal,
       });
     } catch (error) {
-      const wait = Math.min(delay, deadline - Date.now());
+      const wait = Math.min(
+        backoff(attempt, FIRST_RETRY_MS, MAX_RETRY_MS),
+        deadline - Date.now(),
+      );
       if (
         !(error instanceof TransientError) || wait <= 0 ||
         options.signal?.aborted
@@ -256,7 +259,6 @@ async function fetchWithRetries(
         retryInMs: wait,
       });
       await sleep(wait, options.signal);
-      delay = Math.min(delay * 2, MAX_RETRY_MS);
     }
   }
 }
@@ -277,14 +279,12 @@ async function fetchPlugin(
     try {
       response = await fetch(url, { redirect: "manual", signal });
     } catch (error) {
-      const reason = timeout.aborted
-        ? `no answer from ${url.host} within ${timeoutMs} ms`
-        : `cannot fetch ${url.href}: ${
-          firstLine((error as Error).cause ?? error)
-        }`;
+      const failure = timeout.aborted
+        ? { why: `no answer within ${timeoutMs} ms`, permanent: false }
+        : fetchFailure(error);
+      const reason = `cannot fetch ${url.href}: ${failure.why}`;
       // A certificate problem will not go away by asking again.
-      const permanent = !signal.aborted &&
-        /certificate|UnknownIssuer|handshake/i.test(reason);
+      const permanent = failure.permanent && !signal.aborted;
       throw new (permanent ? PluginError : TransientError)(spec, reason, {
         cause: error,
       });
@@ -316,8 +316,7 @@ async function fetchPlugin(
     }
     if (response.status !== 200) {
       await response.body?.cancel();
-      const transient = response.status === 408 || response.status === 429 ||
-        response.status >= 500;
+      const transient = isTransientStatus(response.status);
       throw new (transient ? TransientError : PluginError)(
         spec,
         `HTTP ${response.status} from ${url.href}`,
@@ -363,4 +362,30 @@ async function readLimited(
     offset += chunk.length;
   }
   return bytes;
+}
+
+/**
+ * Why a fetch failed, in words a plugin author can act on: the cause Deno
+ * wraps in "error sending request for url (…): client error (Connect): …".
+ */
+export function fetchFailure(
+  error: unknown,
+): { why: string; permanent: boolean } {
+  const text = firstLine((error as Error)?.cause ?? error);
+  const detail = text.replace(/^.*\(Connect\):\s*/, "");
+  if (/connection refused/i.test(text)) {
+    return { why: "connection refused", permanent: false };
+  }
+  if (/dns error|failed to lookup/i.test(text)) {
+    const reason = detail.replace(
+      /^.*failed to lookup address information:\s*/i,
+      "",
+    );
+    return { why: `DNS lookup failed (${reason})`, permanent: false };
+  }
+  if (/certificate|UnknownIssuer|handshake|tls|ssl/i.test(text)) {
+    return { why: `TLS failed: ${detail}`, permanent: true };
+  }
+  if (/timed? ?out/i.test(text)) return { why: "timed out", permanent: false };
+  return { why: detail, permanent: false };
 }

@@ -58,6 +58,8 @@ export interface WrapperOptions {
   env?: Record<string, string>;
   /** Bytes for the wrapper's stdin. */
   stdin?: Uint8Array;
+  /** Run it under `prlimit` with these limits (e.g. `--data=2G`). */
+  prlimit?: string[];
 }
 
 /** What a finished wrapper run left behind. */
@@ -73,13 +75,16 @@ function command(
   args: string[],
   env: Record<string, string> = {},
   stdin = false,
+  prlimit?: string[],
 ) {
   const clean: Record<string, string> = {};
   for (const [key, value] of Object.entries(Deno.env.toObject())) {
     if (!key.startsWith("WRAPPER_")) clean[key] = value;
   }
-  return new Deno.Command(Deno.execPath(), {
-    args: [...WRAPPER_ARGS, ...args],
+  const argv = [Deno.execPath(), ...WRAPPER_ARGS, ...args];
+  if (prlimit !== undefined) argv.unshift("prlimit", ...prlimit, "--");
+  return new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
     cwd: ROOT,
     env: { ...clean, NO_COLOR: "1", ...env },
     clearEnv: true,
@@ -94,7 +99,12 @@ export async function wrapper(
   args: string[],
   options: WrapperOptions = {},
 ): Promise<WrapperResult> {
-  const child = command(args, options.env, options.stdin !== undefined).spawn();
+  const child = command(
+    args,
+    options.env,
+    options.stdin !== undefined,
+    options.prlimit,
+  ).spawn();
   const finished = child.output(); // read stdout while stdin is written
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();

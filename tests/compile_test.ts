@@ -114,3 +114,25 @@ Deno.test({
     await child.stderr.cancel();
   },
 });
+
+Deno.test({
+  name:
+    `compiled: a file plugin runs in the binary re-executed in plugin mode; memory past its cap ends that process only${why}`,
+  ignore,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(
+      `${dir}/buffers.ts`,
+      `const keep: Uint8Array[] = [];\n` +
+        `export default { name: "buffers", beforeStart() {\n` +
+        `  for (;;) keep.push(new Uint8Array(16 << 20).fill(7));\n} };\n`,
+    );
+    const result = await run(["-p", `${dir}/buffers.ts`, "sh", "-c", "exit 3"]);
+    equal(result.code, 3, result.stderr);
+    match(result.stderr, /Loaded plugin plugin=buffers .*isolation=process/);
+    match(
+      result.stderr,
+      /Hook failed plugin=buffers hook=beforeStart error="the plugin's process used \d+ MiB, over its 256 MiB cap"/,
+    );
+  },
+});

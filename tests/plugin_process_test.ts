@@ -2,7 +2,13 @@
 // there. Its memory, CPU and messages cannot take the wrapper, the job or the
 // other plugins down; each test has a quit plugin beside it that must quit.
 import { equal, match, ok } from "node:assert/strict";
-import { fakePilotAgent, istioEnv, wrapper } from "./_helpers.ts";
+import {
+  fakePilotAgent,
+  istioEnv,
+  ROOT,
+  wrapper,
+  WRAPPER_ARGS,
+} from "./_helpers.ts";
 
 const linux = Deno.build.os !== "linux";
 
@@ -10,6 +16,7 @@ async function withHostile(
   code: string,
   job: string[],
   env: Record<string, string> = {},
+  prlimit?: string[],
 ) {
   await using sidecar = fakePilotAgent();
   const dir = await Deno.makeTempDir();
@@ -17,7 +24,10 @@ async function withHostile(
   try {
     const result = await wrapper(
       ["-p", `istio-proxy,${dir}/hostile.ts`, ...job],
-      { env: { ...istioEnv(sidecar.port), ...env } },
+      {
+        env: { ...istioEnv(sidecar.port), ...env },
+        ...(prlimit ? { prlimit } : {}),
+      },
     );
     ok(
       sidecar.requests.some((r) => r.method === "POST"),
@@ -126,5 +136,68 @@ Deno.test({
       () => "gone",
     );
     ok(["gone", "Z", "X"].includes(state!), `plugin process ${pid}: ${state}`);
+  },
+});
+
+Deno.test({
+  name:
+    "a plugin that fills memory outside its heap (ArrayBuffers) is killed at its memory cap: the job runs, its code stays, the sidecar quits",
+  ignore: linux,
+  fn: async () => {
+    // RLIMIT_DATA keeps a regression from taking the machine: the bomb would
+    // then fail with a RangeError instead of the cap's message.
+    const result = await withHostile(
+      `const keep: Uint8Array[] = [];\n` +
+        `export default { name: "buffers", beforeStart() {\n` +
+        `  for (;;) keep.push(new Uint8Array(16 << 20).fill(7));\n} };\n`,
+      ["sh", "-c", "exit 5"],
+      {},
+      ["--data=2147483648"],
+    );
+    equal(result.code, 5, result.stderr.slice(-2000));
+    match(
+      result.stderr,
+      /Hook failed plugin=buffers hook=beforeStart error="the plugin's process used \d+ MiB, over its 256 MiB cap"/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "the 1 MiB message bound counts bytes: a line of 600,000 two-byte characters ends the plugin's process",
+  ignore: linux,
+  fn: async () => {
+    const result = await withHostile(
+      `export default { name: "wide", beforeStart(ctx) {\n` +
+        `  ctx.log.info("é".repeat(600_000));\n  return new Promise(() => {});\n} };\n`,
+      ["sh", "-c", "exit 4"],
+    );
+    equal(result.code, 4, result.stderr);
+    match(
+      result.stderr,
+      /Hook failed plugin=wide hook=beforeStart error="sent a message line over 1048576 bytes"/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "without --allow-ffi the memory cap outside the heap cannot be enforced: the wrapper says so, and the plugin still runs",
+  ignore: linux,
+  fn: async () => {
+    const args = WRAPPER_ARGS.filter((arg) => arg !== "--allow-ffi");
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [...args, "-p", "plugins/echo.ts", "true"],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+    }).output();
+    const text = new TextDecoder().decode(stderr);
+    equal(code, 0, text);
+    match(
+      text,
+      /\[warn echo\] The plugin's memory outside its V8 heap is not capped reason="the wrapper was started without --allow-ffi"/,
+    );
+    match(text, /\[info echo\] Command ended/);
   },
 });

@@ -1,15 +1,18 @@
 /**
  * The plugin runtime: loads one plugin module and runs its hooks, talking to
- * the host only by messages. The same code serves both ways a plugin runs:
+ * its host only by messages. An ordinary module that imports types only, so
+ * that its text alone is a program:
  *
- * - sandboxed (file and URL plugins): `workerMain` wires it to a Worker's
- *   messages; the host turns both functions into source text with
- *   `toString()` and starts the Worker from a `blob:` URL, so it works the
- *   same under `deno run` and compiled;
- * - in-process (built-ins named by name): the host calls `pluginRuntime`
- *   directly, with no Worker to start (see plugin_host.ts).
+ * - built-ins named by name run in the wrapper's isolate: the host imports
+ *   `pluginRuntime` from here (plugin_host.ts);
+ * - a file or URL plugin runs in a process of its own (plugin_process.ts):
+ *   under `deno run`, this module's text is that process's main module (a
+ *   `data:` URL, as plugins are loaded from their text); in a compiled
+ *   binary, the binary re-executed in plugin mode starts it as a
+ *   loopback-only Worker (plugin_mode.ts).
  *
- * Both functions must therefore use nothing from outside their own bodies.
+ * It also holds the few rules the host shares with it (timers, the retry
+ * policy, error text, JSON for any value), so that each exists once.
  * @module
  */
 import type {
@@ -17,7 +20,6 @@ import type {
   PluginLogLevel,
   WorkerMessage,
 } from "./_protocol.ts";
-import type { after } from "./timer.ts";
 import type {
   HookName,
   PluginLogger,
@@ -26,19 +28,118 @@ import type {
   SidecarSettings,
 } from "../mod.ts";
 
+// --- Rules shared with the host ----------------------------------------------
+
+/**
+ * Call `then` after `ms`; returns a function that cancels the call. Not
+ * `setTimeout`: in Deno 2.9 the first `setTimeout` in an isolate costs ~7 ms
+ * (its timers load lazily), the first `AbortSignal.timeout` ~0.5 ms.
+ */
+export function after(ms: number, then: () => void): () => void {
+  const timer = AbortSignal.timeout(ms);
+  timer.addEventListener("abort", then, { once: true });
+  return () => timer.removeEventListener("abort", then);
+}
+
+/** Resolve after `ms`; reject with `signal`'s reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const abort = () => {
+      cancel();
+      reject(signal!.reason);
+    };
+    const cancel = after(ms, () => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    });
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+}
+
+/**
+ * The retry policy, one for the whole wrapper. An HTTP answer worth asking
+ * again: 408, 429 and 5xx but 501 (a server that cannot, not one that is busy).
+ */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 ||
+    (status >= 500 && status <= 599 && status !== 501);
+}
+
+/** The wait before retry `attempt` (1, 2…): doubling from `firstMs` up to `maxMs`. */
+export function backoff(
+  attempt: number,
+  firstMs: number,
+  maxMs: number,
+): number {
+  return Math.min(firstMs * 2 ** Math.min(attempt - 1, 30), maxMs);
+}
+
+/** True when a connection was refused: nothing listens there (yet). */
+export function isRefused(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionRefused ||
+    /connection refused/i.test(
+      String((error as Error | undefined)?.cause ?? error),
+    );
+}
+
+/**
+ * An error as one line of text. A plugin's error may be anything, even one
+ * whose getters throw: this never throws (an uncaught error would print a
+ * stack on the job's stderr).
+ */
+export function describe(error: unknown): string {
+  try {
+    return error instanceof Error
+      ? `${error.name}: ${error.message}`
+      : String(error);
+  } catch {
+    return "an error that cannot be read (its name, message or toString throws)";
+  }
+}
+
+/** `text` cut to `max` characters, saying how much was cut. */
+export function cut(text: string, max: number): string {
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/**
+ * JSON for any value: BigInt as a string, a cycle as "[Circular]", an error
+ * as its name and message, strings cut to `maxString` characters (so a huge
+ * one costs no serialisation), anything that cannot be read as a string
+ * saying why. Never throws.
+ */
+export function safeJson(value: unknown, maxString = Infinity): string {
+  const seen = new WeakSet<object>();
+  try {
+    return JSON.stringify(value, (_key, item: unknown) => {
+      if (typeof item === "bigint") return `${item}n`;
+      if (typeof item === "string") return cut(item, maxString);
+      if (item instanceof Error) return describe(item);
+      if (item !== null && typeof item === "object") {
+        if (seen.has(item)) return "[Circular]";
+        seen.add(item);
+      }
+      return item;
+    }) ?? JSON.stringify(String(value));
+  } catch (error) {
+    return JSON.stringify(`[unreadable: ${describe(error)}]`);
+  }
+}
+
+// --- The runtime ---------------------------------------------------------------
+
 type Hook = (ctx: unknown) => unknown;
 
 /**
  * Take from the plugin's realm what would reach past its runtime: the
  * process's standard streams (a Worker needs no permission for them; a
  * plugin process talks to the host on them), `console.*` (becomes log
- * lines) and `Deno.exit`/`close` (the host is told first). Self-contained:
- * serialized by the host. Returns the real standard streams.
+ * lines) and `Deno.exit`/`close` (the host is told first).
  */
-export function confine(
-  post: (message: WorkerMessage) => void,
-): { stdin: typeof Deno.stdin; stdout: typeof Deno.stdout } {
-  const streams = { stdin: Deno.stdin, stdout: Deno.stdout };
+export function confine(post: (message: WorkerMessage) => void): void {
   const exit = Deno.exit;
   Object.defineProperty(Deno, "exit", {
     value: (code?: number) => {
@@ -98,80 +199,26 @@ export function confine(
       },
     });
   }
-  return streams;
-}
-
-/** Entry point of a plugin Worker. Self-contained: serialized by the host. */
-export function workerMain(
-  runtime: typeof pluginRuntime,
-  timer: typeof after,
-  confined: typeof confine,
-): void {
-  const scope = globalThis as unknown as {
-    postMessage(message: WorkerMessage): void;
-    onmessage: ((event: MessageEvent<HostMessage>) => void) | null;
-  };
-  const post = (message: WorkerMessage) => scope.postMessage(message);
-  confined(post);
-  const receive = runtime(post, timer);
-  scope.onmessage = ({ data }) => void receive(data);
 }
 
 /**
- * Entry point of a plugin process: one JSON message per line, from the host
- * on stdin, to it on stdout. Self-contained: serialized by the host.
+ * Serve one plugin over a channel: `post` sends to the host; the function
+ * returned takes the host's messages. An error no hook caught (a throw in a
+ * timer) fails the hook under way, as its own throw would, and the runtime
+ * lives on for the next hook.
  */
-export function processMain(
-  runtime: typeof pluginRuntime,
-  timer: typeof after,
-  confined: typeof confine,
-): void {
-  const encoder = new TextEncoder();
-  // The real stdout, once confine() has taken it from the plugin's reach.
-  const channel: { out?: typeof Deno.stdout } = {};
-  let calls = 0; // hook calls under way: an uncaught error fails them
-  const post = (message: WorkerMessage) => {
+function serve(
+  post: (message: WorkerMessage) => void,
+): (message: HostMessage) => void {
+  let calls = 0; // hook calls under way
+  const send = (message: WorkerMessage) => {
     if (message.kind === "done" || message.kind === "failed") calls = 0;
-    let line: string;
-    const seen = new WeakSet<object>();
-    try {
-      // What a Worker's structured clone carries, JSON must too.
-      line = JSON.stringify(message, (_key, value: unknown) => {
-        if (typeof value === "bigint") return `${value}n`;
-        if (value !== null && typeof value === "object") {
-          if (seen.has(value)) return "[Circular]";
-          seen.add(value);
-        }
-        return value;
-      });
-    } catch {
-      line = JSON.stringify({
-        kind: "log",
-        level: "warn",
-        message: "a message the plugin sent could not be serialized",
-        properties: {},
-      });
-    }
-    const bytes = encoder.encode(line + "\n");
-    for (let n = 0; n < bytes.length;) {
-      n += channel.out!.writeSync(bytes.subarray(n));
-    }
+    post(message);
   };
-  const { stdin, stdout } = confined(post);
-  channel.out = stdout;
-  // An error no hook caught (a throw in a timer) fails the hook under way,
-  // as a Worker's would, and the process lives on for the next one.
   const uncaught = (reason: unknown) => {
-    let text: string;
-    try {
-      text = reason instanceof Error
-        ? `${reason.name}: ${reason.message}`
-        : String(reason);
-    } catch {
-      text = "an error that cannot be read";
-    }
-    if (calls > 0) post({ kind: "failed", message: `Uncaught ${text}` });
-    else post({ kind: "log", level: "error", message: text, properties: {} });
+    const text = describe(reason);
+    if (calls > 0) send({ kind: "failed", message: `Uncaught ${text}` });
+    else send({ kind: "log", level: "error", message: text, properties: {} });
   };
   globalThis.addEventListener("error", (event) => {
     event.preventDefault();
@@ -181,48 +228,72 @@ export function processMain(
     event.preventDefault();
     uncaught(event.reason);
   });
-  const receive = runtime(post, timer);
-  (async () => {
-    let buffer = "";
-    const lines = stdin.readable.pipeThrough(new TextDecoderStream());
-    for await (const chunk of lines) {
-      buffer += chunk;
-      for (
-        let at = buffer.indexOf("\n");
-        at !== -1;
-        at = buffer.indexOf("\n")
-      ) {
-        const message = JSON.parse(buffer.slice(0, at)) as HostMessage;
-        buffer = buffer.slice(at + 1);
-        if (message.kind === "call") calls++;
-        void receive(message);
-      }
+  const receive = pluginRuntime(send);
+  return (message) => {
+    if (message.kind === "call") calls++;
+    void receive(message);
+  };
+}
+
+/** A plugin process under `deno run`: one JSON message per line, stdin and stdout. */
+function processMain(): void {
+  const encoder = new TextEncoder();
+  // The real streams, taken before confine() puts them out of the plugin's reach.
+  const { stdin, stdout } = Deno;
+  const post = (message: WorkerMessage) => {
+    let line = safeJson(message);
+    if (!line.startsWith("{")) {
+      line = JSON.stringify({
+        kind: "log",
+        level: "warn",
+        message: "a message the plugin sent could not be serialized",
+        properties: {},
+      });
     }
-    Deno.exit(0); // the host has gone
-  })();
+    const bytes = encoder.encode(line + "\n");
+    for (let n = 0; n < bytes.length;) n += stdout.writeSync(bytes.subarray(n));
+  };
+  confine(post);
+  const receive = serve(post);
+  void readLines(stdin.readable, (line) => receive(JSON.parse(line)))
+    .finally(() => Deno.exit(0)); // the host has gone
+}
+
+/** Call `onLine` with each line of a stream of UTF-8 text. */
+export async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    for (let at = buffer.indexOf("\n"); at !== -1; at = buffer.indexOf("\n")) {
+      const line = buffer.slice(0, at);
+      buffer = buffer.slice(at + 1);
+      onLine(line);
+    }
+  }
+}
+
+/** A plugin Worker (in a compiled binary's plugin mode): its messages. */
+function workerMain(): void {
+  const scope = globalThis as unknown as {
+    postMessage(message: WorkerMessage): void;
+    onmessage: ((event: MessageEvent<HostMessage>) => void) | null;
+  };
+  const post = (message: WorkerMessage) => scope.postMessage(message);
+  confine(post);
+  const receive = serve(post);
+  scope.onmessage = ({ data }) => receive(data);
 }
 
 /**
  * Run one plugin: returns the function that takes the host's messages; its
  * promise settles when the message is handled, and never rejects.
- * Self-contained: serialized by the host for Workers.
  */
 export function pluginRuntime(
   post: (message: WorkerMessage) => void,
-  timer: typeof after,
 ): (message: HostMessage) => Promise<void> {
-  // A plugin's error may be anything, even one whose getters throw: this
-  // must never throw (an uncaught error prints a stack on the job's stderr).
-  const describe = (error: unknown) => {
-    try {
-      return error instanceof Error
-        ? `${error.name}: ${error.message}`
-        : String(error);
-    } catch {
-      return "an error that cannot be read (its name, message or toString throws)";
-    }
-  };
-
   // The first fetch in a fresh isolate spends ~12 ms setting fetch up. Pay it
   // while the job runs — 20 ms after it started, so an instant job pays
   // nothing — not when it has ended and a sidecar waits for its quit.
@@ -230,7 +301,7 @@ export function pluginRuntime(
   let warm: Promise<unknown> = Promise.resolve();
   let cancelWarm = () => {};
   const warmSoon = () => {
-    cancelWarm = timer(20, () => {
+    cancelWarm = after(20, () => {
       warm = fetch("data:,").then((r) => r.arrayBuffer()).catch(() => {});
     });
   };
@@ -285,22 +356,6 @@ export function pluginRuntime(
   };
 
   // --- Sidecar helpers: ctx.waitReady() and ctx.quit() ----------------------
-  const refused = (error: unknown) =>
-    error instanceof Deno.errors.ConnectionRefused ||
-    /connection refused/i.test(String((error as Error)?.cause ?? error));
-  const pause = (ms: number, signal: AbortSignal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const abort = () => {
-        cancel();
-        reject(signal.reason);
-      };
-      const cancel = timer(ms, () => {
-        signal.removeEventListener("abort", abort);
-        resolve();
-      });
-      signal.addEventListener("abort", abort, { once: true });
-    });
   const disabled = (url: string) => url === "off";
   // The same rule as the Worker's net permission, checked up front so that a
   // plugin gets one clear error however it runs.
@@ -335,7 +390,7 @@ export function pluginRuntime(
       const expect = options.expect ?? [200];
       const started = Date.now();
       let last: string | undefined; // the last answer, once anything answered
-      for (let delay = 25;; delay = Math.min(delay * 2, 500)) {
+      for (let attempt = 1;; attempt++) {
         try {
           const response = await fetch(url, {
             method: options.method ?? "GET",
@@ -350,7 +405,7 @@ export function pluginRuntime(
           last = `HTTP ${response.status}`;
         } catch (error) {
           if (signal.aborted) break;
-          if (!refused(error)) last = describe(error);
+          if (!isRefused(error)) last = describe(error);
           else if (
             last === undefined && settings.absentAfterMs !== null &&
             Date.now() - started >= settings.absentAfterMs
@@ -361,7 +416,7 @@ export function pluginRuntime(
           }
         }
         try {
-          await pause(delay, signal);
+          await sleep(backoff(attempt, 25, 500), signal);
         } catch {
           break;
         }
@@ -392,20 +447,18 @@ export function pluginRuntime(
             headers: options.headers ?? {},
             signal,
           });
-          const transient = response.status === 429 ||
-            (response.status >= 500 && response.status !== 501);
-          if (!transient || attempt === 3) break;
+          if (!isTransientStatus(response.status) || attempt === 3) break;
           await response.body?.cancel();
           log.debug("Quit: transient answer, retrying", {
             url,
             status: response.status,
           });
         } catch (error) {
-          if (refused(error) && attempt > 1) {
+          if (isRefused(error) && attempt > 1) {
             log.info("Sidecar stopped", { url });
             return;
           }
-          if (refused(error) && settings.injected === true) {
+          if (isRefused(error) && settings.injected === true) {
             if (!waited) {
               log.info(
                 "Sidecar not listening yet: waiting to tell it to quit",
@@ -416,7 +469,7 @@ export function pluginRuntime(
             }
             waited = true;
             try {
-              await pause(50, signal);
+              await sleep(50, signal);
             } catch {
               throw new Error(
                 `Sidecar at ${url} never listened within ${timeoutMs} ms: it was not told to quit`,
@@ -424,7 +477,7 @@ export function pluginRuntime(
             }
             continue;
           }
-          if (refused(error)) {
+          if (isRefused(error)) {
             const hint = options.absentHint ?? "";
             log.info("No sidecar listening: nothing to stop", {
               url,
@@ -438,7 +491,7 @@ export function pluginRuntime(
             error: describe(error),
           });
         }
-        await pause(100 * 2 ** (attempt - 1), signal);
+        await sleep(backoff(attempt, 100, 400), signal);
         attempt++;
       }
       const body = (await response.text()).trim().slice(0, 200);
@@ -458,18 +511,18 @@ export function pluginRuntime(
       );
       const hostname = target.hostname.replace(/^\[|\]$/g, "");
       const started = Date.now();
-      for (let delay = 10;; delay = Math.min(delay * 2, 200)) {
+      for (let attempt = 1;; attempt++) {
         try {
           (await Deno.connect({ hostname, port })).close();
         } catch (error) {
-          if (refused(error)) {
+          if (isRefused(error)) {
             log.info("Sidecar stopped", { url, afterMs: Date.now() - started });
             return;
           }
         }
         const left = settings.verifyTimeoutMs - (Date.now() - started);
         if (left <= 0) break;
-        await pause(Math.min(delay, left), signal);
+        await sleep(Math.min(backoff(attempt, 10, 200), left), signal);
       }
       throw new Error(
         `Sidecar still running ${settings.verifyTimeoutMs} ms after accepting the quit (port ${port} open)`,
@@ -529,4 +582,9 @@ export function pluginRuntime(
       running.delete(call);
     }
   };
+}
+
+if (import.meta.main) {
+  if ("WorkerGlobalScope" in globalThis) workerMain();
+  else processMain();
 }
