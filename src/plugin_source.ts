@@ -174,6 +174,7 @@ export interface ReadPluginSourceOptions {
 const ATTEMPT_TIMEOUT_MS = 10_000;
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 4_000;
+const MIN_ATTEMPT_MS = 100;
 
 /** Read (file, built-in) or fetch (remote) a plugin's text. */
 export async function readPluginSource(
@@ -244,12 +245,12 @@ async function fetchWithRetries(
         signal: options.signal,
       });
     } catch (error) {
-      const wait = Math.min(
-        backoff(attempt, FIRST_RETRY_MS, MAX_RETRY_MS),
-        deadline - Date.now(),
-      );
+      const wait = backoff(attempt, FIRST_RETRY_MS, MAX_RETRY_MS);
+      // Another attempt needs time to connect: with less left, the cause
+      // seen last is the one to report.
+      const tooLate = deadline - Date.now() - wait < MIN_ATTEMPT_MS;
       if (
-        !(error instanceof TransientError) || wait <= 0 ||
+        !(error instanceof TransientError) || tooLate ||
         options.signal?.aborted
       ) throw error;
       options.log?.warn("Cannot fetch plugin yet, retrying", {

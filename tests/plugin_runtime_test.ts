@@ -1,0 +1,183 @@
+// The rules the plugin runtime shares with the host, and the host's reading
+// of its replies and lines: pure functions, tested without a plugin process
+// (the fetch causes use real sockets).
+import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import {
+  backoff,
+  cut,
+  describe,
+  isTransientStatus,
+  safeJson,
+} from "../src/plugin_runtime.ts";
+import { readByteLines } from "../src/plugin_process.ts";
+import { anonymousBytes, procReader } from "../src/memory_watch.ts";
+import { fetchFailure, resolveSpec } from "../src/plugin_source.ts";
+import {
+  checkLoaded,
+  hookOutcome,
+  retriesAfterExit,
+} from "../src/plugin_replies.ts";
+import { closedPort, TestServer } from "./_helpers.ts";
+
+Deno.test("one retry policy: 408, 429 and 5xx but 501 are transient; backoff doubles to its cap", () => {
+  for (const status of [408, 429, 500, 502, 503, 504, 599]) {
+    ok(isTransientStatus(status), String(status));
+  }
+  for (const status of [200, 301, 400, 403, 404, 501, 600]) {
+    ok(!isTransientStatus(status), String(status));
+  }
+  deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoff(n, 25, 500)), [
+    25,
+    50,
+    100,
+    200,
+    400,
+    500,
+  ]);
+  equal(backoff(1000, 250, 4000), 4000); // no overflow to Infinity or NaN
+});
+
+Deno.test("describe never throws, and safeJson renders what JSON cannot", () => {
+  const nasty = new Error("x");
+  Object.defineProperty(nasty, "message", {
+    get() {
+      throw new Error("boom");
+    },
+  });
+  match(describe(nasty), /cannot be read/);
+  equal(describe(new TypeError("bad")), "TypeError: bad");
+  const cyclic: Record<string, unknown> = { n: 10n };
+  cyclic.self = cyclic;
+  equal(safeJson(cyclic), '{"n":"10n","self":"[Circular]"}');
+  equal(safeJson({ e: new RangeError("r") }), '{"e":"RangeError: r"}');
+  equal(safeJson({ s: "abcdef" }, 3), '{"s":"abc… (3 more characters)"}');
+  equal(safeJson(undefined), '"undefined"');
+  const hostile = {
+    toJSON() {
+      throw new Error("no");
+    },
+  };
+  equal(safeJson(hostile), JSON.stringify("[unreadable: Error: no]"));
+  equal(cut("abc", 5), "abc");
+});
+
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return ReadableStream.from(chunks);
+}
+
+Deno.test("readByteLines: lines across chunks, a byte at a time, bounded in bytes not characters", async () => {
+  const bytes = new TextEncoder().encode('{"a":1}\n{"b":"é"}\nlast');
+  const lines: string[] = [];
+  const decoder = new TextDecoder();
+  await readByteLines(
+    streamOf([...bytes].map((b) => Uint8Array.of(b))),
+    64,
+    (line) => lines.push(decoder.decode(line)),
+  );
+  deepEqual(lines, ['{"a":1}', '{"b":"é"}', "last"]);
+  // 6 characters, 12 bytes: over a bound of 10 bytes.
+  const wide = new TextEncoder().encode("éééééé\n");
+  let error: Error | undefined;
+  await readByteLines(streamOf([wide]), 10, () => {}).catch((e) => error = e);
+  match(String(error), /over 10 bytes/);
+  // The bound holds for a line that never ends.
+  error = undefined;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(new Uint8Array(4096).fill(120));
+    },
+  });
+  await readByteLines(endless, 1 << 20, () => {}).catch((e) => error = e);
+  match(String(error), /over 1048576 bytes/);
+});
+
+Deno.test("anonymousBytes reads RssAnon from /proc/<pid>/status; procReader reads it through libc", () => {
+  equal(
+    anonymousBytes("Name:\tdeno\nRssAnon:\t  1234 kB\nRssFile: 9 kB\n"),
+    1234 * 1024,
+  );
+  equal(anonymousBytes("Name:\tdeno\n"), undefined);
+  const read = procReader();
+  if (Deno.build.os !== "linux") return;
+  ok(typeof read === "function", String(read));
+  const mine = anonymousBytes(read(`/proc/${Deno.pid}/status`)!);
+  ok(mine !== undefined && mine > 1 << 20, String(mine));
+  equal(read("/proc/0/none"), undefined);
+});
+
+Deno.test("fetch failures say their cause: refused, DNS, TLS", async () => {
+  const cause = async (url: string) => {
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    } catch (error) {
+      return fetchFailure(error);
+    }
+    throw new Error(`${url} answered`);
+  };
+  deepEqual(await cause(`http://127.0.0.1:${closedPort()}/`), {
+    why: "connection refused",
+    permanent: false,
+  });
+  const dns = await cause("https://wrapper-test.invalid/");
+  match(dns.why, /^DNS lookup failed \(/);
+  await using tls = new TestServer(() => new Response("x"), { tls: true });
+  const untrusted = await cause(`https://localhost:${tls.port}/`);
+  match(untrusted.why, /^TLS failed: .*(certificate|UnknownIssuer)/i);
+  equal(untrusted.permanent, true);
+});
+
+Deno.test("checkLoaded and hookOutcome: the host's reading of a runtime's replies", () => {
+  const location = resolveSpec("plugins/echo.ts");
+  deepEqual(
+    checkLoaded(
+      { kind: "loaded", name: "echo", hooks: ["afterExit"] },
+      location,
+      100,
+    ),
+    { name: "echo", hooks: ["afterExit"] },
+  );
+  const reason = (reply: Parameters<typeof checkLoaded>[0]) => {
+    try {
+      checkLoaded(reply, location, 100);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return "loaded";
+  };
+  match(
+    reason({ kind: "loaded", name: "Bad Name", hooks: ["afterExit"] }),
+    /invalid name "Bad Name"/,
+  );
+  match(
+    reason({ kind: "loaded", name: "path", hooks: ["afterExit"] }),
+    /reserved/,
+  );
+  match(reason({ kind: "loaded", name: "ok", hooks: [] }), /exports no hook/);
+  match(reason({ kind: "timeout" }), /did not load within 100 ms/);
+  match(reason({ kind: "exit", code: 1 }), /Deno.exit\(\) while loading/);
+  match(reason({ kind: "crashed", message: "gone\nmore" }), /: gone$/);
+  throws(() => checkLoaded({ kind: "done" }, location, 1), /unexpected "done"/);
+
+  deepEqual(hookOutcome({ kind: "done" }, 5), { ok: true });
+  deepEqual(hookOutcome({ kind: "timeout" }, 5), {
+    ok: false,
+    reason: "timeout",
+    message: "no result within 5 ms",
+  });
+  const exited = hookOutcome({ kind: "exit", code: 3 }, 5);
+  deepEqual(exited, {
+    ok: false,
+    reason: "exited",
+    message: "called Deno.exit(3)",
+  });
+  ok(retriesAfterExit("afterExit", exited, 10));
+  ok(!retriesAfterExit("afterExit", exited, 0));
+  ok(!retriesAfterExit("beforeStart", exited, 10));
+  ok(
+    !retriesAfterExit(
+      "afterExit",
+      hookOutcome({ kind: "failed", message: "x" }, 5),
+      10,
+    ),
+  );
+});
