@@ -158,14 +158,15 @@ const CONTROL_ESCAPES: Readonly<Record<string, string>> = {
 };
 
 /**
- * One line of plain text whatever a plugin logs: line breaks and control
- * characters (ESC, NUL, C1…) are escaped, so no log line can forge another
- * or drive the terminal.
+ * One line of plain text whatever a plugin logs: line breaks, control
+ * characters (ESC, NUL, C1…), Unicode line separators and bidirectional
+ * overrides are escaped, so no log line can forge another, drive the
+ * terminal or read reversed.
  */
 export function escapeControls(text: string): string {
   return text.replace(
     // deno-lint-ignore no-control-regex -- matching them is the point
-    /[\x00-\x1f\x7f-\x9f]/g,
+    /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) =>
       CONTROL_ESCAPES[c] ??
         `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,

@@ -17,6 +17,11 @@ export const LOG_BURST = 200;
 export const FLOOD_LIMIT = 1000;
 /** Messages of any kind per second a plugin's runtime may send, sustained. */
 export const MESSAGE_RATE_PER_SECOND = 1000;
+/**
+ * Bytes per second a plugin process may write to its host, sustained (twice
+ * that at once): a few KiB a second is what plugins send.
+ */
+export const BYTE_RATE_PER_SECOND = 1024 * 1024;
 
 /** A token bucket of log lines (or messages) for one plugin. */
 export class LogBudget {
@@ -39,14 +44,17 @@ export class LogBudget {
       LOG_RATE_PER_SECOND;
   }
 
-  /** True when one more line may be written; false counts it as dropped. */
-  take(): boolean {
+  /**
+   * True when one more line (or `cost` units) may go; false counts it as
+   * dropped.
+   */
+  take(cost = 1): boolean {
     const now = this.#now();
     const refill = (now - this.#last) * this.#rate / 1000;
     this.#tokens = Math.min(this.#burst, this.#tokens + refill);
     this.#last = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    if (this.#tokens >= cost) {
+      this.#tokens -= cost;
       return true;
     }
     this.dropped++;

@@ -3,8 +3,14 @@
  * plugin's own file and line instead of a `blob:` URL, the sandbox explained
  * instead of Deno's "run again with --allow-…" (which no user of the wrapper
  * can do), and never the content of a file that is not a plugin.
+ * The text is the plugin's own (up to a 1 MiB message): it is cut to
+ * `MAX_ERROR_CHARS` before any pattern runs, so no pattern can take long.
  * @module
  */
+import { cut } from "./plugin_runtime.ts";
+
+/** Longest error text read or shown, in characters. */
+export const MAX_ERROR_CHARS = 4096;
 
 /** Extensions of plugin modules. */
 const MODULE_EXTENSION = /\.[cm]?[jt]sx?$/;
@@ -28,12 +34,9 @@ export function explainLoadError(
   if (options.file && !MODULE_EXTENSION.test(where)) {
     return `"${where}" is not a plugin module (a plugin file ends in .ts, .mts, .js or .mjs; the error is not shown, in case the file holds secrets)`;
   }
-  const syntax = /SyntaxError: ([^\n]*)[\s\S]*?at blob:\S+?:(\d+):(\d+)/.exec(
-    message,
-  );
-  if (syntax !== null) {
-    return `SyntaxError: ${syntax[1]} at ${where}:${syntax[2]}:${syntax[3]}`;
-  }
+  message = cut(message, MAX_ERROR_CHARS);
+  const syntax = syntaxError(message);
+  if (syntax !== undefined) return `${syntax.text} at ${where}:${syntax.at}`;
   const imported = /Import ['"]([^'"]+)['"]/.exec(message) ??
     /Relative import path "([^"]+)"/.exec(message) ??
     /Requires import access to "([^"]+)"/.exec(message);
@@ -47,6 +50,7 @@ export function explainLoadError(
 
 /** A hook's error for one log line, the sandbox explained. */
 export function explainHookError(message: string): string {
+  message = cut(message, MAX_ERROR_CHARS);
   const remote = /A remote specifier was requested: "([^"]+)"/.exec(message) ??
     /(?:npm|jsr): specifiers? .*?"([^"]+)"/.exec(message);
   if (remote !== null) {
@@ -62,4 +66,18 @@ export function explainHookError(message: string): string {
     } access${target}: plugins may only connect to localhost, 127.0.0.1 and [::1]`;
   }
   return message.split("\n", 1)[0]!.trim();
+}
+
+/** A syntax error's first line and its `line:column` in the plugin's text. */
+function syntaxError(
+  message: string,
+): { text: string; at: string } | undefined {
+  const lines = message.split("\n");
+  const text = lines.find((line) => line.startsWith("SyntaxError: "));
+  if (text === undefined) return undefined;
+  for (const line of lines) {
+    const at = /^\s*at blob:\S*?:(\d+:\d+)\)?$/.exec(line);
+    if (at !== null) return { text: text.trim(), at: at[1]! };
+  }
+  return undefined;
 }

@@ -316,6 +316,12 @@ export class LoadedPlugin {
       this.#log.warn("Plugin called Deno.exit() outside a hook", {
         code: message.code,
       });
+    } else {
+      // No request is under way: a runtime never sends this; its plugin does.
+      this.#fail({
+        kind: "crashed",
+        message: `sent "${message.kind}" when no request was under way`,
+      });
     }
   }
 

@@ -15,6 +15,12 @@
 import type { HostMessage } from "./_protocol.ts";
 import runtimeSource from "./plugin_runtime.ts" with { type: "text" };
 import { watchMemory } from "./memory_watch.ts";
+import {
+  BYTE_RATE_PER_SECOND,
+  FLOOD_LIMIT,
+  LogBudget,
+  MESSAGE_RATE_PER_SECOND,
+} from "./log_budget.ts";
 
 /** The hosts a plugin process may connect to. */
 export const LOOPBACK_HOSTS: readonly string[] = [
@@ -83,6 +89,8 @@ export class ProcessPort {
   #terminated = false;
   #encoder = new TextEncoder();
   #unwatch: () => void = () => {};
+  #reads = new LogBudget(() => performance.now(), MESSAGE_RATE_PER_SECOND);
+  #bytes = new LogBudget(() => performance.now(), BYTE_RATE_PER_SECOND);
 
   constructor(events: ProcessEvents) {
     const [program, ...args] = pluginCommand();
@@ -110,7 +118,10 @@ export class ProcessPort {
     if (typeof watch === "string") events.unwatched?.(watch);
     else this.#unwatch = watch;
     const decoder = new TextDecoder();
-    void readByteLines(this.#child.stdout, MAX_MESSAGE_BYTES, (line) => {
+    void readByteLines(this.#child.stdout, {
+      maxBytes: MAX_MESSAGE_BYTES,
+      chunk: (size) => this.#flooding(size),
+    }, (line) => {
       if (this.#terminated) return; // what is left in the pipe is not read
       try {
         events.message(JSON.parse(decoder.decode(line)));
@@ -118,11 +129,13 @@ export class ProcessPort {
         events.message(undefined); // malformed
       }
     }).catch((error: Error) => this.#fail(events, error.message));
-    void readByteLines(
-      this.#child.stderr,
-      4096,
-      (line) => events.stderr(decoder.decode(line)),
-    ).catch(() => {});
+    void readByteLines(this.#child.stderr, {
+      maxBytes: 4096,
+      cutLong: true,
+      chunk: (size) => this.#flooding(size),
+    }, (line) => events.stderr(decoder.decode(line))).catch((error: Error) =>
+      this.#fail(events, error.message)
+    );
     this.#child.status.then((status) => {
       this.#unwatch();
       if (this.#terminated) return;
@@ -153,6 +166,23 @@ export class ProcessPort {
     this.#stdin.close().catch(() => {});
   }
 
+  /**
+   * Why the process is flooding its host, if it is: every read costs the
+   * host, however small (a line sent a byte at a time), and so does every
+   * byte (lines of 1 MiB, one after another).
+   */
+  #flooding(size: number): string | undefined {
+    if (!this.#reads.take() && this.#reads.dropped >= FLOOD_LIMIT) {
+      return `flooded the host with writes (over ${MESSAGE_RATE_PER_SECOND} a second)`;
+    }
+    if (!this.#bytes.take(size)) {
+      return `flooded the host with data (over ${
+        BYTE_RATE_PER_SECOND / 1024 / 1024
+      } MiB a second)`;
+    }
+    return undefined;
+  }
+
   #fail(events: ProcessEvents, reason: string): void {
     if (this.#terminated) return;
     this.terminate();
@@ -160,33 +190,59 @@ export class ProcessPort {
   }
 }
 
+/** Options of `readByteLines`. */
+export interface ReadByteLinesOptions {
+  /** Longest line, in bytes. */
+  maxBytes: number;
+  /** Cut longer lines (and drop the rest of each) instead of failing. */
+  cutLong?: boolean;
+  /** Told of each chunk read; a string it returns ends the reading with it. */
+  chunk?(size: number): string | undefined;
+}
+
 /**
  * Call `onLine` with the bytes of each line of `stream`; rejects when a line
  * is longer than `maxBytes` (the stream is cancelled). Nothing is decoded
- * before it is known to fit, and a line sent a byte at a time costs no more
- * than one sent at once.
+ * before it is known to fit, and a line is copied into one buffer as it
+ * comes: a line sent a byte at a time holds no more memory than its bytes.
  */
 export async function readByteLines(
   stream: ReadableStream<Uint8Array>,
-  maxBytes: number,
+  options: ReadByteLinesOptions,
   onLine: (line: Uint8Array) => void,
 ): Promise<void> {
-  let parts: Uint8Array[] = []; // the line so far
+  const { maxBytes } = options;
+  let line = new Uint8Array(256);
   let size = 0;
+  let skipping = false; // the rest of a line that was cut
   const take = (part: Uint8Array) => {
-    size += part.length;
-    if (size > maxBytes) {
-      throw new Error(`sent a message line over ${maxBytes} bytes`);
+    if (skipping) return;
+    if (size + part.length > maxBytes) {
+      if (!options.cutLong) {
+        throw new Error(`sent a message line over ${maxBytes} bytes`);
+      }
+      part = part.subarray(0, maxBytes - size);
+      skipping = true;
     }
-    if (part.length > 0) parts.push(part);
+    if (size + part.length > line.length) {
+      const grown = new Uint8Array(
+        Math.min(Math.max(line.length * 2, size + part.length), maxBytes),
+      );
+      grown.set(line.subarray(0, size));
+      line = grown;
+    }
+    line.set(part, size);
+    size += part.length;
   };
   const end = () => {
-    onLine(parts.length === 1 ? parts[0]! : join(parts, size));
-    parts = [];
+    onLine(line.slice(0, size));
     size = 0;
+    skipping = false;
   };
   try {
     for await (const chunk of stream) {
+      const stop = options.chunk?.(chunk.length);
+      if (stop !== undefined) throw new Error(stop);
       let start = 0;
       for (
         let at = chunk.indexOf(10);
@@ -203,15 +259,5 @@ export async function readByteLines(
     await stream.cancel().catch(() => {});
     throw error;
   }
-  if (size > 0) end();
-}
-
-function join(parts: Uint8Array[], size: number): Uint8Array {
-  const joined = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
+  if (size > 0 || skipping) end();
 }

@@ -9,11 +9,16 @@ import type { WorkerMessage } from "./_protocol.ts";
 import { firstLine, PluginError } from "./errors.ts";
 import { explainHookError, explainLoadError } from "./plugin_errors.ts";
 import type { PluginLocation } from "./plugin_source.ts";
+import { cut, safeJson } from "./plugin_runtime.ts";
 
 /** A valid plugin name: it also names the plugin's option variables. */
 export const PLUGIN_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
-/** Names that would clash with the wrapper's own `WRAPPER_PLUGIN_*` variables. */
-export const RESERVED_PLUGIN_NAMES: readonly string[] = ["path", "timeout"];
+/** Names that would clash with the wrapper's own `WRAPPER_PLUGIN_*` variables or lines. */
+export const RESERVED_PLUGIN_NAMES: readonly string[] = [
+  "path",
+  "timeout",
+  "wrapper", // its lines would read as the wrapper's own
+];
 
 /** The answer to a request: a runtime's message, or what the transport saw. */
 export type Reply =
@@ -66,7 +71,7 @@ export function checkLoaded(
   if (typeof name !== "string" || !PLUGIN_NAME_PATTERN.test(name)) {
     throw fail(
       `invalid name ${
-        JSON.stringify(name)
+        cut(safeJson(name), 80)
       }: use lowercase letters, digits and "-", starting with a letter`,
     );
   }

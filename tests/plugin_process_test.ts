@@ -201,3 +201,99 @@ Deno.test({
     match(text, /\[info echo\] Command ended/);
   },
 });
+
+Deno.test({
+  name:
+    "a plugin process that writes a line a byte at a time, or lines of 1 MiB one after another, is ended as flooding its host",
+  ignore: linux,
+  fn: async () => {
+    const drip = await withHostile(
+      `import { writeSync } from "node:fs";\n` +
+        `export default { name: "drip", beforeStart() {\n` +
+        `  const b = new Uint8Array([32]);\n` +
+        `  for (let n = 0; n < 1000000; n++) {\n` +
+        `    writeSync(1, b);\n` +
+        `    const t = performance.now() + 0.1; while (performance.now() < t) {}\n` +
+        `  }\n  return new Promise(() => {});\n} };\n`,
+      ["sh", "-c", "exit 3"],
+      { WRAPPER_READY_TIMEOUT: "60s" },
+    );
+    equal(drip.code, 3, drip.stderr);
+    match(
+      drip.stderr,
+      /Hook failed plugin=drip hook=beforeStart error="flooded the host with writes \(over 1000 a second\)"/,
+    );
+    const big = await withHostile(
+      `import { writeSync } from "node:fs";\n` +
+        `const line = new TextEncoder().encode(JSON.stringify({ kind: "log", level: "debug", message: "x".repeat(900_000), properties: {} }) + "\\n");\n` +
+        `export default { name: "big", beforeStart() {\n` +
+        `  for (;;) for (let o = 0; o < line.length;) o += writeSync(1, line.subarray(o));\n} };\n`,
+      ["sh", "-c", "exit 4"],
+      { WRAPPER_READY_TIMEOUT: "60s" },
+    );
+    equal(big.code, 4, big.stderr);
+    match(
+      big.stderr,
+      /Hook failed plugin=big hook=beforeStart error="flooded the host with data \(over 1 MiB a second\)"/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "a result sent when no request is under way ends the plugin's process; its quit still runs in a fresh one",
+  ignore: linux,
+  fn: async () => {
+    // The job waits for the plugin's process to be gone (its only other
+    // child), so that the forged line arrives while no request is under way.
+    const job = "for i in $(seq 1 1000); do alive=; " +
+      "for p in $(cat /proc/$PPID/task/*/children); do " +
+      '[ "$p" = "$$" ] && continue; ' +
+      "s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); " +
+      '[ -n "$s" ] && [ "$s" != Z ] && alive=1; done; ' +
+      '[ -z "$alive" ] && break; sleep 0.01; done; exit 6';
+    const result = await withHostile(
+      `import { writeSync } from "node:fs";\n` +
+        `const forge = () => writeSync(1, new TextEncoder().encode('{"kind":"done"}\\n'));\n` +
+        `export default { name: "forger",\n` +
+        `  beforeStart() { setTimeout(forge, 0); },\n` +
+        `  afterExit(ctx) { ctx.log.info("after ran"); } };\n`,
+      ["sh", "-c", job],
+    );
+    equal(result.code, 6, result.stderr);
+    match(
+      result.stderr,
+      /\[warn forger\] Plugin error outside a hook error="sent \\"done\\" when no request was under way"/,
+    );
+    match(result.stderr, /\[info forger\] after ran/);
+  },
+});
+
+Deno.test({
+  name:
+    "a plugin's error text is cut before it is read: a huge or pathological message costs the wrapper nothing",
+  ignore: linux,
+  fn: async () => {
+    // Backtracking patterns over 1 MiB of "SyntaxError: " took minutes.
+    const load = await withHostile(
+      `throw new Error("SyntaxError: ".repeat(80000));\n` +
+        `export default { name: "redos", afterExit() {} };\n`,
+      ["true"],
+    );
+    equal(load.code, 125, load.stderr.slice(-1000));
+    const line = load.stderr.split("\n").find((l) =>
+      l.includes("redos.ts") || l.includes("hostile.ts")
+    )!;
+    ok(line.length < 5000, `a ${line.length}-character line`);
+    const hook = await withHostile(
+      `export default { name: "redoshook", beforeStart() {\n` +
+        `  throw new Error("npm: specifiers ".repeat(60000));\n} };\n`,
+      ["sh", "-c", "exit 2"],
+    );
+    equal(hook.code, 2, hook.stderr.slice(-1000));
+    const failed = hook.stderr.split("\n").find((l) =>
+      l.includes("Hook failed")
+    )!;
+    ok(failed.length < 5000, `a ${failed.length}-character line`);
+  },
+});

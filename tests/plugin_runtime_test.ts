@@ -71,14 +71,16 @@ Deno.test("readByteLines: lines across chunks, a byte at a time, bounded in byte
   const decoder = new TextDecoder();
   await readByteLines(
     streamOf([...bytes].map((b) => Uint8Array.of(b))),
-    64,
+    { maxBytes: 64 },
     (line) => lines.push(decoder.decode(line)),
   );
   deepEqual(lines, ['{"a":1}', '{"b":"é"}', "last"]);
   // 6 characters, 12 bytes: over a bound of 10 bytes.
   const wide = new TextEncoder().encode("éééééé\n");
   let error: Error | undefined;
-  await readByteLines(streamOf([wide]), 10, () => {}).catch((e) => error = e);
+  await readByteLines(streamOf([wide]), { maxBytes: 10 }, () => {}).catch((e) =>
+    error = e
+  );
   match(String(error), /over 10 bytes/);
   // The bound holds for a line that never ends.
   error = undefined;
@@ -87,8 +89,27 @@ Deno.test("readByteLines: lines across chunks, a byte at a time, bounded in byte
       controller.enqueue(new Uint8Array(4096).fill(120));
     },
   });
-  await readByteLines(endless, 1 << 20, () => {}).catch((e) => error = e);
+  await readByteLines(endless, { maxBytes: 1 << 20 }, () => {}).catch((e) =>
+    error = e
+  );
   match(String(error), /over 1048576 bytes/);
+  // Stderr lines are cut instead; a budget on reads ends the reading.
+  const cutLines: string[] = [];
+  await readByteLines(
+    streamOf([new TextEncoder().encode("abcdefgh\nij\n")]),
+    { maxBytes: 4, cutLong: true },
+    (line) => cutLines.push(decoder.decode(line)),
+  );
+  deepEqual(cutLines, ["abcd", "ij"]);
+  let reads = 0;
+  error = undefined;
+  await readByteLines(
+    streamOf([Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)]),
+    { maxBytes: 64, chunk: () => ++reads > 2 ? "too many reads" : undefined },
+    () => {},
+  ).catch((e) => error = e);
+  equal(reads, 3);
+  match(String(error), /too many reads/);
 });
 
 Deno.test("anonymousBytes reads RssAnon from /proc/<pid>/status; procReader reads it through libc", () => {
