@@ -62,8 +62,13 @@ Deno.test("control characters in a plugin's line are escaped: no forged line, no
   ok(!result.stderr.includes("\x1b"));
 });
 
-Deno.test("escapeControls() escapes C0, DEL and C1, and keeps the rest", () => {
+Deno.test("escapeControls() escapes C0, DEL, C1, line separators and bidi overrides, and keeps the rest", () => {
   equal(escapeControls("a\tb\x7f\x85é☃"), "a\\tb\\u007f\\u0085é☃");
+  // Unicode line separators and bidi overrides: no line that reads reversed.
+  equal(
+    escapeControls("a\u2028b\u2029c\u202ed\u2066e"),
+    "a\\u2028b\\u2029c\\u202ed\\u2066e",
+  );
 });
 
 Deno.test("a plugin named so that its options overlap another's is refused (125)", async () => {

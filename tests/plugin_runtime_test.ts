@@ -173,6 +173,14 @@ Deno.test("checkLoaded and hookOutcome: the host's reading of a runtime's replie
     reason({ kind: "loaded", name: "path", hooks: ["afterExit"] }),
     /reserved/,
   );
+  match(
+    reason({ kind: "loaded", name: "wrapper", hooks: ["afterExit"] }),
+    /reserved/,
+  );
+  match(
+    reason({ kind: "loaded", name: "N".repeat(100_000), hooks: ["afterExit"] }),
+    /^.{0,300}$/,
+  );
   match(reason({ kind: "loaded", name: "ok", hooks: [] }), /exports no hook/);
   match(reason({ kind: "timeout" }), /did not load within 100 ms/);
   match(reason({ kind: "exit", code: 1 }), /Deno.exit\(\) while loading/);
