@@ -60,7 +60,7 @@ export async function pluginMode(): Promise<never> {
   };
   worker.onmessageerror = () =>
     end("plugin runtime sent an unreadable message");
-  await readLines(Deno.stdin.readable, (line) => {
+  await readLines(Deno.stdin, (line) => {
     worker.postMessage(JSON.parse(line));
   });
   Deno.exit(0); // the host has gone

@@ -3,8 +3,7 @@
 // with the compiled binary's permissions, speaking the host's protocol.
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { ROOT, TestServer } from "./_helpers.ts";
-import { PLUGIN_MODE_ARG } from "../src/plugin_process.ts";
-import { readLines } from "../src/plugin_runtime.ts";
+import { PLUGIN_MODE_ARG, readByteLines } from "../src/plugin_process.ts";
 import type { HostMessage } from "../src/_protocol.ts";
 
 const COMPILED_PERMISSIONS = [
@@ -56,8 +55,8 @@ Deno.test("plugin mode: the plugin reaches loopback and nothing else, and speaks
   }).spawn();
   const messages: Record<string, unknown>[] = [];
   const waiters: Array<() => void> = [];
-  const reading = readLines(child.stdout, (line) => {
-    messages.push(JSON.parse(line));
+  const reading = readByteLines(child.stdout, { maxBytes: 1 << 20 }, (line) => {
+    messages.push(JSON.parse(new TextDecoder().decode(line)));
     waiters.splice(0).forEach((wake) => wake());
   });
   const next = async (kind: string) => {
