@@ -158,7 +158,10 @@ async function pluginProcesses(pid: number): Promise<number[]> {
   const plugins: number[] = [];
   for (const child of children) {
     const cmdline = await readProc(`/proc/${child}/cmdline`);
-    if (cmdline.includes("data:application/javascript")) plugins.push(child);
+    // Under deno run, the runtime as a data: URL; compiled, plugin mode.
+    if (/data:application\/|--wrapper-internal-plugin-runtime/.test(cmdline)) {
+      plugins.push(child);
+    }
   }
   return plugins;
 }

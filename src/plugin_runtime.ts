@@ -133,6 +133,14 @@ export function safeJson(value: unknown, maxString = Infinity): string {
 
 type Hook = (ctx: unknown) => unknown;
 
+/** Settings for warming the sidecar helpers up: they are never used. */
+const IDLE_SIDECAR: SidecarSettings = {
+  absentAfterMs: null,
+  verifyTimeoutMs: 0,
+  native: false,
+  injected: null,
+};
+
 /**
  * Take from the plugin's realm what would reach past its runtime: the
  * process's standard streams (a Worker needs no permission for them; a
@@ -304,14 +312,19 @@ export function pluginRuntime(
   // while the job runs — 20 ms after it started, so an instant job pays
   // nothing — not when it has ended and a sidecar waits for its quit.
   // A data: URL sends nothing anywhere.
-  let warm: Promise<unknown> = Promise.resolve();
+  let warm: Promise<unknown> | undefined; // until it has settled
   let cancelWarm = () => {};
   const warmSoon = () => {
     cancelWarm = after(20, () => {
-      warm = fetch("data:,").then((r) => r.arrayBuffer()).catch(() => {});
+      warm = fetch("data:,").then((r) => r.arrayBuffer()).catch(() => {})
+        .finally(() => warm = undefined);
+      // V8 compiles a function on its first call: calling the helpers with
+      // "off" (which sends nothing) compiles them now, not at the quit.
+      const tools = sidecarTools(AbortSignal.abort(), 0, IDLE_SIDECAR, log);
+      void tools.quit("off");
+      void tools.waitReady("off");
     });
   };
-
   // Hosts the sidecar helpers may reach: the Worker's own permission list.
   let allowedHosts: readonly string[] = [];
   // Hook calls under way, so that the host can cancel them.
@@ -562,7 +575,9 @@ export function pluginRuntime(
     }
     if (data.hook === "afterExit") {
       cancelWarm();
-      await warm; // long done for any job that ran more than a few ms
+      // Long done for any job that ran more than a few ms: no await then,
+      // so the quit is sent before anything else runs.
+      if (warm !== undefined) await warm;
     }
     const hook = hooks[data.hook];
     const { timeoutMs, sidecar } = data.context;
