@@ -1,5 +1,7 @@
 /**
- * Messages between the host and a plugin's Worker: tagged unions on `kind`.
+ * Messages between the host and a plugin's runtime, one JSON object per line
+ * (or a Worker message): tagged unions on `kind`, versioned by
+ * `PROTOCOL_VERSION`.
  * @module
  */
 import type {
@@ -8,6 +10,7 @@ import type {
   LogProperties,
   SidecarSettings,
 } from "../mod.ts";
+import { PROTOCOL_VERSION } from "./plugin_runtime.ts";
 
 /** Log levels a plugin can use. */
 export type PluginLogLevel = "debug" | "info" | "warn" | "error";
@@ -28,6 +31,8 @@ export interface HookContextData {
 export type HostMessage =
   | {
     kind: "load";
+    /** `PROTOCOL_VERSION` of the host. */
+    protocol: number;
     url: string;
     /** The plugin's text, for a runtime that cannot read the host's blob: URLs. */
     code?: string;
@@ -53,7 +58,8 @@ export function checkWorkerMessage(data: unknown): WorkerMessage | undefined {
   switch (message.kind) {
     case "loaded": {
       const { hooks } = message;
-      const valid = Array.isArray(hooks) &&
+      const valid = message.protocol === PROTOCOL_VERSION &&
+        Array.isArray(hooks) &&
         hooks.every((h) => h === "beforeStart" || h === "afterExit");
       return valid ? data as WorkerMessage : undefined;
     }
@@ -79,7 +85,7 @@ export function checkWorkerMessage(data: unknown): WorkerMessage | undefined {
 
 /** Worker → host. */
 export type WorkerMessage =
-  | { kind: "loaded"; name: unknown; hooks: HookName[] }
+  | { kind: "loaded"; protocol: number; name: unknown; hooks: HookName[] }
   | { kind: "load-failed"; message: string }
   | { kind: "done" }
   | { kind: "failed"; message: string }

@@ -17,7 +17,12 @@ import {
   type HostMessage,
   type WorkerMessage,
 } from "./_protocol.ts";
-import { after, pluginRuntime, safeJson } from "./plugin_runtime.ts";
+import {
+  after,
+  pluginRuntime,
+  PROTOCOL_VERSION,
+  safeJson,
+} from "./plugin_runtime.ts";
 import { LOOPBACK_HOSTS, ProcessPort } from "./plugin_process.ts";
 import { PluginError } from "./errors.ts";
 import {
@@ -157,6 +162,7 @@ export class LoadedPlugin {
     this.#dead = false;
     const reply = await this.request({
       kind: "load",
+      protocol: PROTOCOL_VERSION,
       url,
       ...(inProcess ? {} : { code, mediaType }),
       fallbackName: location.fallbackName,

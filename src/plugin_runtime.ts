@@ -31,6 +31,12 @@ import type {
 // --- Rules shared with the host ----------------------------------------------
 
 /**
+ * The version of the messages between host and runtime (src/_protocol.ts):
+ * both say it at load, and a mismatch is a load failure, never a guess.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/**
  * Call `then` after `ms`; returns a function that cancels the call. Not
  * `setTimeout`: in Deno 2.9 the first `setTimeout` in an isolate costs ~7 ms
  * (its timers load lazily), the first `AbortSignal.timeout` ~0.5 ms.
@@ -555,6 +561,14 @@ export function pluginRuntime(
       return;
     }
     if (data.kind === "load") {
+      if (data.protocol !== PROTOCOL_VERSION) {
+        post({
+          kind: "load-failed",
+          message:
+            `the host speaks protocol ${data.protocol}, this runtime ${PROTOCOL_VERSION}`,
+        });
+        return;
+      }
       allowedHosts = data.allowedHosts;
       try {
         // A process gets the text itself: the host's blob: URLs are not its.
@@ -565,6 +579,7 @@ export function pluginRuntime(
         if (hooks.beforeStart === undefined) warmSoon();
         post({
           kind: "loaded",
+          protocol: PROTOCOL_VERSION,
           name,
           hooks: Object.keys(hooks) as HookName[],
         });

@@ -72,6 +72,7 @@ Deno.test("plugin mode: the plugin reaches loopback and nothing else, and speaks
 
   await send({
     kind: "load",
+    protocol: 1,
     url: "file:///probe.js",
     code: PROBE,
     mediaType: "application/javascript",
@@ -80,6 +81,7 @@ Deno.test("plugin mode: the plugin reaches loopback and nothing else, and speaks
   });
   deepEqual(await next("loaded"), {
     kind: "loaded",
+    protocol: 1,
     name: "probe",
     hooks: ["beforeStart"],
   });

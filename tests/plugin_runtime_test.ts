@@ -7,8 +7,11 @@ import {
   cut,
   describe,
   isTransientStatus,
+  pluginRuntime,
+  PROTOCOL_VERSION,
   safeJson,
 } from "../src/plugin_runtime.ts";
+import { checkWorkerMessage } from "../src/_protocol.ts";
 import { readByteLines } from "../src/plugin_process.ts";
 import { anonymousBytes, procReader } from "../src/memory_watch.ts";
 import { fetchFailure, resolveSpec } from "../src/plugin_source.ts";
@@ -151,7 +154,7 @@ Deno.test("checkLoaded and hookOutcome: the host's reading of a runtime's replie
   const location = resolveSpec("plugins/echo.ts");
   deepEqual(
     checkLoaded(
-      { kind: "loaded", name: "echo", hooks: ["afterExit"] },
+      { kind: "loaded", protocol: 1, name: "echo", hooks: ["afterExit"] },
       location,
       100,
     ),
@@ -166,22 +169,40 @@ Deno.test("checkLoaded and hookOutcome: the host's reading of a runtime's replie
     return "loaded";
   };
   match(
-    reason({ kind: "loaded", name: "Bad Name", hooks: ["afterExit"] }),
+    reason({
+      kind: "loaded",
+      protocol: 1,
+      name: "Bad Name",
+      hooks: ["afterExit"],
+    }),
     /invalid name "Bad Name"/,
   );
   match(
-    reason({ kind: "loaded", name: "path", hooks: ["afterExit"] }),
+    reason({ kind: "loaded", protocol: 1, name: "path", hooks: ["afterExit"] }),
     /reserved/,
   );
   match(
-    reason({ kind: "loaded", name: "wrapper", hooks: ["afterExit"] }),
+    reason({
+      kind: "loaded",
+      protocol: 1,
+      name: "wrapper",
+      hooks: ["afterExit"],
+    }),
     /reserved/,
   );
   match(
-    reason({ kind: "loaded", name: "N".repeat(100_000), hooks: ["afterExit"] }),
+    reason({
+      kind: "loaded",
+      protocol: 1,
+      name: "N".repeat(100_000),
+      hooks: ["afterExit"],
+    }),
     /^.{0,300}$/,
   );
-  match(reason({ kind: "loaded", name: "ok", hooks: [] }), /exports no hook/);
+  match(
+    reason({ kind: "loaded", protocol: 1, name: "ok", hooks: [] }),
+    /exports no hook/,
+  );
   match(reason({ kind: "timeout" }), /did not load within 100 ms/);
   match(reason({ kind: "exit", code: 1 }), /Deno.exit\(\) while loading/);
   match(reason({ kind: "crashed", message: "gone\nmore" }), /: gone$/);
@@ -209,4 +230,25 @@ Deno.test("checkLoaded and hookOutcome: the host's reading of a runtime's replie
       10,
     ),
   );
+});
+
+Deno.test("the protocol is versioned: a runtime refuses a host of another version, and the host a reply without its own", async () => {
+  const replies: unknown[] = [];
+  const receive = pluginRuntime((message) => replies.push(message));
+  await receive({
+    kind: "load",
+    protocol: PROTOCOL_VERSION + 1,
+    url: new URL("../plugins/echo.ts", import.meta.url).href,
+    fallbackName: "echo",
+    allowedHosts: ["127.0.0.1"],
+  });
+  deepEqual(replies, [{
+    kind: "load-failed",
+    message: `the host speaks protocol ${
+      PROTOCOL_VERSION + 1
+    }, this runtime ${PROTOCOL_VERSION}`,
+  }]);
+  const loaded = { kind: "loaded", name: "echo", hooks: ["afterExit"] };
+  equal(checkWorkerMessage(loaded), undefined);
+  ok(checkWorkerMessage({ ...loaded, protocol: PROTOCOL_VERSION }));
 });
