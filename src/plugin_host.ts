@@ -178,14 +178,14 @@ export class LoadedPlugin {
     const port: ProcessPort = new ProcessPort({
       message: (data) => current() && this.#receive(data),
       stderr: (line) => {
-        if (current() && line.trim() !== "") {
-          this.#writeLog({
-            kind: "log",
-            level: "warn",
-            message: line,
-            properties: {},
-          });
-        }
+        if (!current()) return;
+        // Blank lines are not written, but count against the log budget.
+        this.#writeLog({
+          kind: "log",
+          level: "warn",
+          message: line,
+          properties: {},
+        }, line.trim() === "");
       },
       failed: (reason) =>
         current() && this.#fail({ kind: "crashed", message: reason }),
@@ -331,8 +331,14 @@ export class LoadedPlugin {
     }
   }
 
-  /** Write a plugin's log line within its budget; end a flooding runtime. */
-  #writeLog(line: Extract<WorkerMessage, { kind: "log" }>): void {
+  /**
+   * Write a plugin's log line within its budget (a `silent` one only counts);
+   * end a flooding runtime.
+   */
+  #writeLog(
+    line: Extract<WorkerMessage, { kind: "log" }>,
+    silent = false,
+  ): void {
     if (!this.#budget.take()) {
       if (this.#budget.dropped === 1) {
         this.#log.warn("Plugin logs too fast: dropping lines", {
@@ -344,6 +350,7 @@ export class LoadedPlugin {
       }
       return;
     }
+    if (silent) return;
     // Through JSON: BigInt, cycles and the like render in either format.
     const json = safeJson(line.properties, MAX_LOG_CHARS);
     const parsed: unknown = json.length <= MAX_LOG_CHARS

@@ -37,6 +37,18 @@ export const PLUGIN_HEAP_MIB = 128;
 export const PLUGIN_MEMORY_MIB = 256;
 /** Longest message line a plugin process may send, in bytes. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * What a plugin process's environment adds to the wrapper's (which it cannot
+ * read): the heap cap, for a compiled binary (`deno run` has the flag), and
+ * an npm registry that is no registry, because a compiled binary's plugin
+ * mode has no `--no-npm` and a Worker's `import: false` does not cover
+ * `npm:` (an `import("npm:<secret>")` would reach the registry).
+ */
+export const PLUGIN_PROCESS_ENV: Readonly<Record<string, string>> = {
+  DENO_V8_FLAGS: `--max-old-space-size=${PLUGIN_HEAP_MIB}`,
+  NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+};
+
 /** The first argument that makes a compiled wrapper a plugin process. */
 export const PLUGIN_MODE_ARG = "--wrapper-internal-plugin-runtime";
 
@@ -99,8 +111,7 @@ export class ProcessPort {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      // A compiled binary honours it; `deno run` has the flag above.
-      env: { DENO_V8_FLAGS: `--max-old-space-size=${PLUGIN_HEAP_MIB}` },
+      env: PLUGIN_PROCESS_ENV,
     }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
     this.#stdin.closed.catch(() => {}); // a dead child: reported by its status

@@ -104,6 +104,30 @@ export function describe(error: unknown): string {
   }
 }
 
+/**
+ * The first `max` characters of a response's body, the rest cancelled: a
+ * body of any size costs at most one more chunk.
+ */
+export async function readStart(
+  response: Response,
+  max: number,
+): Promise<string> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (text.length < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return text.slice(0, max);
+}
+
 /** `text` cut to `max` characters, saying how much was cut. */
 export function cut(text: string, max: number): string {
   return text.length <= max
@@ -519,7 +543,8 @@ export function pluginRuntime(
         await sleep(backoff(attempt, 100, 400), signal);
         attempt++;
       }
-      const body = (await response.text()).trim().slice(0, 200);
+      // The start of the body only: whatever holds the port may send forever.
+      const body = (await readStart(response, 200)).trim();
       if (!expect.includes(response.status)) {
         const hint = options.hints?.[response.status];
         throw new Error(

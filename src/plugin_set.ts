@@ -16,7 +16,12 @@ import { firstLine, PluginError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { PlannedPlugin, PluginPlan } from "./plan.ts";
 import { type LoadedPlugin, loadPlugin } from "./plugin_host.ts";
-import { BUILTIN_PLUGINS, readPluginSource } from "./plugin_source.ts";
+import {
+  BUILTIN_PLUGINS,
+  type PluginSource,
+  readPluginSource,
+  resolveSpec,
+} from "./plugin_source.ts";
 import { after } from "./plugin_runtime.ts";
 
 /**
@@ -80,6 +85,7 @@ export class PluginSet {
           ...(remote ? { signal } : soon),
         });
         const plugin = await loadPlugin(source, { timeoutMs, ...soon });
+        await this.#checkBuiltinName(plugin, source);
         const loadMs = Math.round((performance.now() - started) * 10) / 10;
         return { plugin, implicit: location.implicit, loadMs };
       } catch (error) {
@@ -115,8 +121,32 @@ export class PluginSet {
   }
 
   /**
+   * A file or URL plugin may bear a built-in's name only if it is that
+   * built-in's own text (the built-in run sandboxed): otherwise it would
+   * receive the built-in's options, which may be secret, and replace the
+   * built-in that the pod's metadata asked for.
+   */
+  async #checkBuiltinName(
+    plugin: LoadedPlugin,
+    source: PluginSource,
+  ): Promise<void> {
+    if (source.location.kind === "builtin") return;
+    if (!Object.hasOwn(BUILTIN_PLUGINS, plugin.name)) return;
+    const builtin = await readPluginSource(resolveSpec(plugin.name), {
+      timeoutMs: this.#config.fetchTimeoutMs,
+    }).catch(() => undefined);
+    if (builtin?.code === source.code) return;
+    plugin.close();
+    throw new PluginError(
+      plugin.spec,
+      `it is named "${plugin.name}", the name of a built-in plugin, but is not its code: give your plugin a name of its own`,
+    );
+  }
+
+  /**
    * Keep `plugin` unless another has its name. A built-in added only because
-   * the pod's metadata shows its sidecar yields to a plugin of the same name.
+   * the pod's metadata shows its sidecar yields to its own file named in the
+   * spec (the only other plugin that may bear its name).
    */
   #add(plugin: LoadedPlugin, implicit: boolean): PluginError | undefined {
     // A built-in's options are fixed and may be secret (dapr's API_TOKEN):
@@ -134,15 +164,9 @@ export class PluginSet {
       return undefined;
     }
     if (other.implicit || implicit) {
+      // The same code (#checkBuiltinName): the one named by its file runs.
       const dropped = implicit ? plugin : other.plugin;
-      const named = implicit ? other.plugin : plugin;
-      if (!named.hooks.includes("afterExit")) {
-        this.#log.warn(
-          "The plugin named like the built-in has no afterExit: the sidecar the pod's metadata shows will not be told to quit",
-          { plugin: plugin.name, spec: named.spec },
-        );
-      }
-      this.#log.debug("Using the named plugin instead of the built-in", {
+      this.#log.debug("Using the built-in named by its file", {
         plugin: plugin.name,
         spec: implicit ? other.plugin.spec : plugin.spec,
       });

@@ -870,17 +870,27 @@ Deno.test("metadata shows Linkerd without its shutdown endpoint: a warning befor
   match(result.stderr, /\[warn wrapper\] linkerd: .*proxy-admin-shutdown/);
 });
 
-Deno.test("a plugin named like a detected built-in replaces it (no duplicate-name failure)", async () => {
+Deno.test("the built-in's own file, run sandboxed, replaces the built-in the metadata adds (no duplicate-name failure)", async () => {
   await using pod = await podinfoDir({
     "sidecar.istio.io/status": istioStatus(),
   });
-  await using plugin = await tempPlugin(
-    "my_istio.ts",
-    `export default { name: "istio-proxy", afterExit(ctx) { ctx.log.info("mine"); } };\n`,
+  const result = await wrapper(
+    ["--log-level=debug", "-p", "plugins/istio_proxy.ts", "true"],
+    {
+      env: {
+        WRAPPER_PODINFO_DIR: pod.path,
+        WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL: "off",
+        WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL: "off",
+      },
+    },
   );
-  const result = await wrapper(["-p", plugin.path, "true"], {
-    env: { WRAPPER_PODINFO_DIR: pod.path },
-  });
   equal(result.code, 0, result.stderr);
-  match(result.stderr, /\[info istio-proxy\] mine/);
+  match(result.stderr, /Loaded plugin plugin=istio-proxy .*isolation=process/);
+  match(result.stderr, /Using the built-in named by its file/);
+  equal(
+    result.stderr.match(/Hook done plugin=istio-proxy hook=beforeStart/g)
+      ?.length,
+    1,
+    result.stderr,
+  );
 });

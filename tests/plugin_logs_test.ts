@@ -174,26 +174,6 @@ Deno.test("every plugin that fails to load is reported, not only the first", asy
   match(result.stderr, /Cannot load plugin "\.\/missing_b\.ts"/);
 });
 
-Deno.test("a plugin named like a built-in the metadata shows, with no afterExit: a warning that the sidecar will not be told to quit", async () => {
-  await using pod = await podinfoDir({
-    "sidecar.istio.io/status": istioStatus(),
-  });
-  const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(
-    `${dir}/p.ts`,
-    `export default { name: "istio-proxy", beforeStart() {} };\n`,
-  );
-  const warned = await wrapper(["-p", `${dir}/p.ts`, "true"], {
-    env: { WRAPPER_PODINFO_DIR: pod.path },
-  });
-  await Deno.remove(dir, { recursive: true });
-  equal(warned.code, 0, warned.stderr);
-  match(
-    warned.stderr,
-    /has no afterExit: the sidecar the pod's metadata shows/,
-  );
-});
-
 Deno.test("explainLoadError(): the plugin's own file and line, the self-contained rule, never a non-module's content", () => {
   const file = { spec: "./p.ts", where: "/app/p.ts", file: true };
   equal(

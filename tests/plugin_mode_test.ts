@@ -1,9 +1,13 @@
 // Plugin mode: the wrapper re-executed as a plugin process, as a compiled
 // binary does (it cannot be given narrower flags). Run here under `deno run`
 // with the compiled binary's permissions, speaking the host's protocol.
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { ROOT, TestServer } from "./_helpers.ts";
-import { PLUGIN_MODE_ARG, readByteLines } from "../src/plugin_process.ts";
+import {
+  PLUGIN_MODE_ARG,
+  PLUGIN_PROCESS_ENV,
+  readByteLines,
+} from "../src/plugin_process.ts";
 import type { HostMessage } from "../src/_protocol.ts";
 
 const COMPILED_PERMISSIONS = [
@@ -24,6 +28,7 @@ const tries = {
   ffi: () => Deno.dlopen("libc.so.6", {}),
   sys: () => Deno.hostname(),
   remote: () => fetch("http://192.0.2.1:8080/"),
+  npm: () => import("npm:wrapper-plugin-probe-" + "secret"),
 };
 export default {
   name: "probe",
@@ -34,7 +39,7 @@ export default {
         await attempt();
         result[what] = "allowed";
       } catch (error) {
-        result[what] = error.name;
+        result[what] = what === "npm" ? String(error).slice(0, 300) : error.name;
       }
     }
     const answer = await fetch(ctx.options.URL);
@@ -49,6 +54,7 @@ Deno.test("plugin mode: the plugin reaches loopback and nothing else, and speaks
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...COMPILED_PERMISSIONS, "main.ts", PLUGIN_MODE_ARG],
     cwd: ROOT,
+    env: PLUGIN_PROCESS_ENV, // as the host starts it
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -107,8 +113,13 @@ Deno.test("plugin mode: the plugin reaches loopback and nothing else, and speaks
     properties: Record<string, string>;
   };
   equal(log.message, "probed");
-  const { loopback, ...denied } = log.properties;
+  const { loopback, npm, ...denied } = log.properties;
   equal(loopback, "hello");
+  // The registry the host names is no registry: nothing leaves the pod.
+  match(
+    npm!,
+    /127\.0\.0\.1:9|Connection refused|blocked|error sending request/i,
+  );
   for (const [what, outcome] of Object.entries(denied)) {
     ok(outcome === "NotCapable", `${what}: ${outcome}`);
   }

@@ -3,8 +3,11 @@
 // other plugins down; each test has a quit plugin beside it that must quit.
 import { equal, match, ok } from "node:assert/strict";
 import {
+  closedPort,
   fakePilotAgent,
   istioEnv,
+  istioStatus,
+  podinfoDir,
   ROOT,
   wrapper,
   WRAPPER_ARGS,
@@ -295,5 +298,110 @@ Deno.test({
       l.includes("Hook failed")
     )!;
     ok(failed.length < 5000, `a ${failed.length}-character line`);
+  },
+});
+
+Deno.test({
+  name:
+    "a plugin that holds the sidecar's port and answers the quit with an endless body costs the wrapper one chunk: the job's code stays",
+  ignore: linux,
+  fn: async () => {
+    const port = closedPort();
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(
+      `${dir}/squat.ts`,
+      `const chunk = new Uint8Array(1 << 20).fill(65);\n` +
+        `Deno.serve({ hostname: "127.0.0.1", port: ${port}, onListen() {} }, () =>\n` +
+        `  new Response(new ReadableStream({ pull(c) { c.enqueue(chunk); } })));\n` +
+        `export default { name: "squat", afterExit() {} };\n`,
+    );
+    try {
+      const result = await wrapper(
+        ["-p", `istio-proxy,${dir}/squat.ts`, "sh", "-c", "exit 3"],
+        {
+          env: {
+            WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL: "off",
+            WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL:
+              `http://127.0.0.1:${port}/quitquitquit`,
+            WRAPPER_QUIT_VERIFY_TIMEOUT: "100ms",
+          },
+          // Reading the whole body took the wrapper past 2 GiB (exit 134).
+          prlimit: ["--data=2147483648"],
+        },
+      );
+      equal(result.code, 3, result.stderr.slice(-2000));
+      match(result.stderr, /\[info istio-proxy\] Asked the sidecar to quit/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a file plugin named like a built-in but with other code is refused (125): it never gets the built-in's options, and the built-in the metadata asked for still quits",
+  ignore: linux,
+  fn: async () => {
+    await using sidecar = fakePilotAgent();
+    await using pod = await podinfoDir(
+      { "sidecar.istio.io/status": istioStatus() },
+      { app: "job" },
+    );
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(
+      `${dir}/impostor.ts`,
+      `export default { name: "istio-proxy", afterExit(ctx) {\n` +
+        `  ctx.log.info("options", { options: ctx.options });\n} };\n`,
+    );
+    try {
+      const result = await wrapper(["-p", `auto,${dir}/impostor.ts`, "true"], {
+        env: {
+          ...istioEnv(sidecar.port),
+          WRAPPER_PODINFO_DIR: pod.path,
+          WRAPPER_PLUGIN_ISTIO_PROXY_SECRET: "hunter2",
+        },
+      });
+      equal(result.code, 125, result.stderr);
+      match(
+        result.stderr,
+        /it is named "istio-proxy", the name of a built-in plugin, but is not its code/,
+      );
+      ok(!result.stderr.includes("hunter2"), result.stderr);
+      ok(sidecar.requests.some((r) => r.method === "POST"), result.stderr);
+      // The built-in's own file, run sandboxed, is the built-in: accepted.
+      await using second = fakePilotAgent();
+      const copy = await wrapper(
+        ["-p", "auto,plugins/istio_proxy.ts", "true"],
+        {
+          env: { ...istioEnv(second.port), WRAPPER_PODINFO_DIR: pod.path },
+        },
+      );
+      equal(copy.code, 0, copy.stderr);
+      ok(second.requests.some((r) => r.method === "POST"), copy.stderr);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "blank lines on a plugin process's stderr count against its log budget: a flood of them ends it",
+  ignore: linux,
+  fn: async () => {
+    const result = await withHostile(
+      `import { writeSync } from "node:fs";\n` +
+        `const lines = new TextEncoder().encode("\\n".repeat(60000));\n` +
+        `export default { name: "blank", beforeStart() {\n` +
+        `  for (let n = 0; n < lines.length;) n += writeSync(2, lines.subarray(n));\n` +
+        `  return new Promise(() => {});\n} };\n`,
+      ["sh", "-c", "exit 2"],
+      { WRAPPER_READY_TIMEOUT: "60s" },
+    );
+    equal(result.code, 2, result.stderr);
+    match(
+      result.stderr,
+      /Hook failed plugin=blank hook=beforeStart error="flooded its log \(1000 lines dropped\)"/,
+    );
   },
 });
