@@ -7,8 +7,6 @@ import { escapeControls } from "../src/log.ts";
 import { explainHookError, explainLoadError } from "../src/plugin_errors.ts";
 import {
   fakePilotAgent,
-  istioStatus,
-  podinfoDir,
   wrapper,
 } from "./_helpers.ts";
 
