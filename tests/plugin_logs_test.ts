@@ -5,10 +5,7 @@ import { checkWorkerMessage } from "../src/_protocol.ts";
 import { optionClash, pluginOptions } from "../src/config.ts";
 import { escapeControls } from "../src/log.ts";
 import { explainHookError, explainLoadError } from "../src/plugin_errors.ts";
-import {
-  fakePilotAgent,
-  wrapper,
-} from "./_helpers.ts";
+import { fakePilotAgent, wrapper } from "./_helpers.ts";
 
 async function runPlugin(code: string, args: string[] = []) {
   const dir = await Deno.makeTempDir();
