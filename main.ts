@@ -25,6 +25,7 @@ import { pluginMode } from "./src/plugin_mode.ts";
 import { type PodInfo, readPodInfo } from "./src/podinfo.ts";
 import { keepLoopbackOffProxies } from "./src/proxy.ts";
 import { runWrapper } from "./src/wrapper.ts";
+import { startReaper } from "./src/reaper.ts";
 
 /** Run the wrapper with these arguments and environment; returns the exit code. */
 export async function main(
@@ -44,6 +45,12 @@ export async function main(
       return 0;
     }
     setupLogging(config.logLevel, config.logFormat); // 2. stderr logger
+    const reaping = startReaper(); // as PID 1: orphans' zombies
+    if (reaping !== undefined && Deno.pid === 1) {
+      wrapperLogger().warn("Orphaned processes will not be reaped", {
+        reason: reaping,
+      });
+    }
     // Even a usage error goes on: the sidecars it can know of are told to quit.
     const pod = config.hooks ? await podInfo(config, problems) : undefined;
     const plan = planPlugins(config.plugins, pod);

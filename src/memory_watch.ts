@@ -2,12 +2,11 @@
  * A watch on a plugin process's memory outside what V8's heap cap bounds
  * (ArrayBuffers, Workers, native buffers): its anonymous resident memory is
  * read from `/proc/<pid>/status` every `MEMORY_POLL_MS`, and past the cap the
- * watcher is told. Deno asks for `--allow-all` to read `/proc`, which the
- * wrapper does not have, so the file is read through libc with
- * `--allow-ffi` (the wrapper's own; never a plugin's). Linux only.
+ * watcher is told. The file is read through libc (libc.ts). Linux only.
  * @module
  */
 import { after } from "./plugin_runtime.ts";
+import { libc } from "./libc.ts";
 
 /** How often a plugin process's memory is read: ~25 µs a read. */
 export const MEMORY_POLL_MS = 50;
@@ -21,33 +20,19 @@ export function anonymousBytes(status: string): number | undefined {
 type ProcReader = (path: string) => string | undefined;
 let reader: ProcReader | string | undefined;
 
-/**
- * A reader of small /proc files, or why there is none (not Linux, no
- * `--allow-ffi`, no libc).
- */
+/** A reader of small /proc files, or why there is none. */
 export function procReader(): ProcReader | string {
   if (reader !== undefined) return reader;
-  if (Deno.build.os !== "linux") return reader = "not Linux";
-  let libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", {
-      open: { parameters: ["buffer", "i32"], result: "i32" },
-      read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-      close: { parameters: ["i32"], result: "i32" },
-    }).symbols;
-  } catch (error) {
-    return reader = error instanceof Deno.errors.NotCapable
-      ? "the wrapper was started without --allow-ffi"
-      : `cannot load libc (${(error as Error).message})`;
-  }
+  const c = libc();
+  if (typeof c === "string") return reader = c;
   const buffer = new Uint8Array(8192);
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   return reader = (path) => {
-    const fd = libc.open(encoder.encode(`${path}\0`), 0); // O_RDONLY
+    const fd = c.open(encoder.encode(`${path}\0`), 0); // O_RDONLY
     if (fd < 0) return undefined;
-    const size = Number(libc.read(fd, buffer, BigInt(buffer.length)));
-    libc.close(fd);
+    const size = Number(c.read(fd, buffer, BigInt(buffer.length)));
+    c.close(fd);
     return size < 0 ? undefined : decoder.decode(buffer.subarray(0, size));
   };
 }

@@ -15,6 +15,7 @@
 import type { HostMessage } from "./_protocol.ts";
 import runtimeSource from "./plugin_runtime.ts" with { type: "text" };
 import { watchMemory } from "./memory_watch.ts";
+import { ownChild } from "./reaper.ts";
 import {
   BYTE_RATE_PER_SECOND,
   FLOOD_LIMIT,
@@ -113,6 +114,7 @@ export class ProcessPort {
       stderr: "piped",
       env: PLUGIN_PROCESS_ENV,
     }).spawn();
+    ownChild(this.#child.pid, this.#child.status);
     this.#stdin = this.#child.stdin.getWriter();
     this.#stdin.closed.catch(() => {}); // a dead child: reported by its status
     const watch = watchMemory(

@@ -3,6 +3,7 @@
  * JavaScript), signals forwarded while it runs, its status returned.
  * @module
  */
+import { ownChild } from "./reaper.ts";
 import type { ExitStatus } from "../mod.ts";
 import {
   EXIT_NOT_EXECUTABLE,
@@ -59,6 +60,7 @@ export async function runChild(
         ? {}
         : { env: options.env, clearEnv: true }),
     }).spawn();
+    ownChild(child.pid, child.status); // Deno reaps it, never the reaper
   } catch (error) {
     const notFound = error instanceof Deno.errors.NotFound;
     const code = notFound ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE;
