@@ -41,7 +41,7 @@ export async function main(
       const text = config.action === "help"
         ? helpText()
         : `wrapper ${VERSION}\n`;
-      await Deno.stdout.write(new TextEncoder().encode(text));
+      await writeOut(text);
       return 0;
     }
     setupLogging(config.logLevel, config.logFormat); // 2. stderr logger
@@ -75,6 +75,21 @@ export async function main(
       `wrapper: internal error: ${(error as Error)?.stack ?? error}`,
     );
     return EXIT_SOFTWARE;
+  }
+}
+
+/**
+ * Write `text` to stdout. A reader that has gone (`wrapper --help | head -1`)
+ * is not the wrapper's error: the exit code stays 0.
+ */
+async function writeOut(text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  try {
+    for (let n = 0; n < bytes.length;) {
+      n += await Deno.stdout.write(bytes.subarray(n));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
   }
 }
 

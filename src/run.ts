@@ -47,7 +47,10 @@ export async function runChild(
   options: RunChildOptions,
 ): Promise<ChildResult> {
   const { signals, log } = options;
-  const [program, ...args] = command as [string, ...string[]];
+  const [name, ...args] = command as [string, ...string[]];
+  const env = jobEnv(options.env);
+  const path = env === undefined ? Deno.env.get("PATH") : env.PATH;
+  const program = searchDefaultPath(name, path);
   const started = performance.now();
   let child: Deno.ChildProcess;
   try {
@@ -56,9 +59,7 @@ export async function runChild(
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
-      ...(options.env === undefined
-        ? {}
-        : { env: options.env, clearEnv: true }),
+      ...(env === undefined ? {} : { env, clearEnv: true }),
     }).spawn();
     ownChild(child.pid, child.status); // Deno reaps it, never the reaper
   } catch (error) {
@@ -66,7 +67,7 @@ export async function runChild(
     const code = notFound ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE;
     log.error(
       notFound
-        ? `Cannot run "${program}": command not found`
+        ? `Cannot run "${name}": command not found`
         : `Cannot run "${program}": ${
           error instanceof Deno.errors.PermissionDenied
             ? "permission denied (not executable, or a directory)"
@@ -114,4 +115,48 @@ async function childStatus(
 export function stoppedBySignal(signal: Deno.Signal): ExitStatus {
   const number = SIGNAL_NUMBERS[signal] ?? 15;
   return { code: EXIT_SIGNAL_BASE + number, signal, success: false };
+}
+
+/**
+ * The job's environment when it must differ from the wrapper's: `env` as
+ * given, without the `PATH` Deno 2.9 invents when there was none (its own
+ * `node_compat_bin` folder). Undefined: the wrapper's own, inherited.
+ */
+export function jobEnv(
+  env: Readonly<Record<string, string>> | undefined,
+  own: () => Record<string, string> = () => Deno.env.toObject(),
+): Readonly<Record<string, string>> | undefined {
+  const path = env === undefined ? Deno.env.get("PATH") : env.PATH;
+  if (path === undefined || !isDenosOwnPath(path)) return env;
+  const { PATH: _, ...rest } = env ?? own();
+  return rest;
+}
+
+/** True for the `PATH` Deno sets when it started without one. */
+export function isDenosOwnPath(path: string): boolean {
+  return !path.includes(":") && path.endsWith("/node_compat_bin");
+}
+
+/** Where `execvp` looks when `PATH` is unset (glibc's default search path). */
+export const DEFAULT_SEARCH_PATH: readonly string[] = ["/bin", "/usr/bin"];
+
+/**
+ * The program to run for `name`: with `PATH` unset, found in the default
+ * search path as `execvp` would (Deno would not find it at all); otherwise
+ * `name` itself.
+ */
+export function searchDefaultPath(
+  name: string,
+  path: string | undefined,
+  isFile = (file: string) => {
+    try {
+      return Deno.statSync(file).isFile;
+    } catch {
+      return false;
+    }
+  },
+): string {
+  if (path !== undefined || name.includes("/") || name === "") return name;
+  const found = DEFAULT_SEARCH_PATH.map((dir) => `${dir}/${name}`).find(isFile);
+  return found ?? name;
 }

@@ -1,7 +1,9 @@
-// The wrapper as PID 1, a job's init, in a fresh PID namespace (unshare):
-// what tini and dumb-init do for a job, it does too.
+// The wrapper as a job's init: as PID 1 in a fresh PID namespace (unshare),
+// and the small things an init must get right (PATH unset, broken pipes).
+// What tini and dumb-init do for a job, it does too.
 import { equal, match } from "node:assert/strict";
 import { canUnsharePid, ROOT, WRAPPER_ARGS } from "./_helpers.ts";
+import { isDenosOwnPath, jobEnv, searchDefaultPath } from "../src/run.ts";
 
 const canUnshare = canUnsharePid();
 const why = canUnshare
@@ -91,4 +93,50 @@ Deno.test("every process the wrapper spawns is marked as its own, so the reaper 
   }
   equal(spawns, 2);
   equal(marked, spawns);
+});
+
+Deno.test("with PATH unset the command is found as execvp finds it, and the job's environment has no PATH (Deno's own stand-in is dropped)", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [...WRAPPER_ARGS, "env"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", HOME: Deno.env.get("HOME") ?? "/root" },
+    clearEnv: true, // no PATH at all
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  match(stdout, /^HOME=/m);
+  equal(/^PATH=/m.test(stdout), false, stdout);
+});
+
+Deno.test("searchDefaultPath and jobEnv: the rules, without a process", () => {
+  const files = new Set(["/usr/bin/env", "/bin/sh"]);
+  const isFile = (file: string) => files.has(file);
+  equal(searchDefaultPath("sh", undefined, isFile), "/bin/sh");
+  equal(searchDefaultPath("env", undefined, isFile), "/usr/bin/env");
+  equal(searchDefaultPath("nope", undefined, isFile), "nope");
+  equal(searchDefaultPath("sh", "/opt/bin", isFile), "sh"); // PATH set: Deno's
+  equal(searchDefaultPath("./sh", undefined, isFile), "./sh");
+  equal(isDenosOwnPath("/root/.cache/deno/node_compat_bin"), true);
+  equal(isDenosOwnPath("/usr/bin:/root/.cache/deno/node_compat_bin"), false);
+  const env = { PATH: "/home/u/.cache/deno/node_compat_bin", A: "1" };
+  equal(JSON.stringify(jobEnv(env)), '{"A":"1"}');
+  const kept = { PATH: "/usr/bin", A: "1" };
+  equal(jobEnv(kept), kept);
+});
+
+Deno.test("--help and --version into a reader that has gone still exit 0", async () => {
+  for (const flag of ["--help", "--version"]) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [...WRAPPER_ARGS, flag],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await child.stdout.cancel(); // the reader goes before the wrapper writes
+    const { code } = await child.status;
+    const stderr = await new Response(child.stderr).text();
+    equal(code, 0, `${flag}: ${stderr}`);
+  }
 });
