@@ -8,7 +8,12 @@ import {
   guardInspectorPort,
   type SignalRelay,
 } from "./src/signals.ts";
-import { type Config, readConfig } from "./src/config.ts";
+import {
+  type Config,
+  ENV_VARS,
+  inspectorGuardWanted,
+  readConfig,
+} from "./src/config.ts";
 import { firstLine, UsageError } from "./src/errors.ts";
 import { EXIT_SOFTWARE, EXIT_USAGE } from "./src/exit_codes.ts";
 import { helpText, VERSION } from "./src/help.ts";
@@ -121,7 +126,10 @@ if (import.meta.main && Deno.args[0] === PLUGIN_MODE_ARG) {
   await pluginMode(); // a compiled wrapper re-executed as a plugin process
 } else if (import.meta.main) {
   const signals = captureSignals(); // first: no signal may be lost or fatal
-  guardInspectorPort(); // before Deno's 500 ms SIGUSR1 inspector grace ends
+  // Before Deno's 500 ms SIGUSR1 inspector grace ends; off only when asked.
+  if (inspectorGuardWanted(Deno.env.get(ENV_VARS.inspectorGuard))) {
+    guardInspectorPort();
+  }
   // An error thrown in a callback, or a promise nobody awaits, must not end
   // the wrapper (exit 1, no quit): every wait it could block is bounded.
   globalThis.addEventListener("error", (event) => {

@@ -45,6 +45,8 @@ export interface Config {
   podinfoDir: string;
   /** True when `WRAPPER_PODINFO_DIR` names it (then it must exist). */
   podinfoDirSet: boolean;
+  /** Hold 127.0.0.1:9229 under `deno run`, so SIGUSR1 opens no inspector. */
+  inspectorGuard: boolean;
 }
 
 /** `fail`: do not start the command (exit 125); `start`: warn and start it. */
@@ -74,6 +76,7 @@ export const ENV_VARS = {
   nativeSidecars: "WRAPPER_NATIVE_SIDECARS",
   fetchTimeout: "WRAPPER_FETCH_TIMEOUT",
   podinfoDir: "WRAPPER_PODINFO_DIR",
+  inspectorGuard: "WRAPPER_INSPECTOR_GUARD",
 } as const;
 
 /** Prefix of plugin option variables: `WRAPPER_PLUGIN_<NAME>_<OPTION>`. */
@@ -178,6 +181,7 @@ export function readConfig(
     fetchTimeoutMs: duration("fetchTimeout", DEFAULTS.fetchTimeoutMs),
     podinfoDir: fromEnv("podinfoDir") ?? DEFAULT_PODINFO_DIR,
     podinfoDirSet: fromEnv("podinfoDir") !== undefined,
+    inspectorGuard: onOff("inspectorGuard", true),
   };
   return { config, problems };
 }
@@ -393,4 +397,15 @@ export function unusedEnvVars(
     key.startsWith("WRAPPER_") && !known.has(key) &&
     !prefixes.some((prefix) => key.startsWith(prefix))
   ).sort();
+}
+
+/**
+ * Whether the inspector guard is wanted, from the raw variable, before the
+ * configuration is read (the guard must be up within Deno's 500 ms): only a
+ * value `readConfig` reads as off turns it off; a typo keeps it on, and
+ * `readConfig` reports it.
+ */
+export function inspectorGuardWanted(value: string | undefined): boolean {
+  const word = value?.toLowerCase() ?? "";
+  return !(Object.hasOwn(SWITCH, word) && SWITCH[word] === false);
 }

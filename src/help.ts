@@ -112,6 +112,10 @@ ${
         `The pod's downward API metadata (annotations, labels): the sidecars it shows are waited for and told to quit (default ${DEFAULT_PODINFO_DIR}; when set, it must exist).`,
       ],
       [
+        ENV_VARS.inspectorGuard,
+        "off: under deno run, do not hold 127.0.0.1:9229; SIGUSR1 then opens Deno's inspector there (default on; compiled binaries have no such inspector).",
+      ],
+      [
         "WRAPPER_PLUGIN_<NAME>_<OPTION>",
         "An option for plugin <NAME> (below). Any other WRAPPER_* variable is reported as unused.",
       ],

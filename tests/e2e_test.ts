@@ -164,12 +164,12 @@ Deno.test({
 
 Deno.test({
   name:
-    `pod: an orphaned grandchild stays a zombie of PID 1 (documented: use tini or shareProcessNamespace)${why}`,
+    `pod: an orphaned grandchild is re-parented to the wrapper (PID 1), which reaps it when it exits${why}`,
   ignore: !ready,
   fn: async () => {
     const result = await pod("orphan", ISTIO, ["orphan"]);
     equal(result.code, 0, result.stderr);
-    match(result.stdout, /^job: grandchild pid=\d+ state=Z ppid=1$/m);
+    match(result.stdout, /^job: grandchild pid=\d+ ppid=1 state=reaped$/m);
     sidecarStopped(result);
   },
 });

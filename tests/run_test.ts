@@ -1,4 +1,5 @@
 // Running the command: exit codes, stdio, signals, PID 1, SIGUSR1.
+import { inspectorGuardWanted } from "../src/config.ts";
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { ENV_VARS } from "../src/config.ts";
 import { FORWARDED_SIGNALS } from "../src/signals.ts";
@@ -172,6 +173,34 @@ Deno.test({
     equal((await run.process.status).code, 0);
     const stderr = await run.stderr;
     ok(!stderr.includes("Debugger listening"), stderr);
+  },
+});
+
+Deno.test({
+  name:
+    "WRAPPER_INSPECTOR_GUARD=off leaves 127.0.0.1:9229 to the job; on (the default) the wrapper holds it",
+  ignore: !linux,
+  fn: async () => {
+    const job = [
+      Deno.execPath(),
+      "eval",
+      `try { Deno.listen({ hostname: "127.0.0.1", port: 9229 }).close(); console.log("bound"); } catch (e) { console.log(e.name); }`,
+    ];
+    const off = await wrapper(job, { env: { WRAPPER_INSPECTOR_GUARD: "off" } });
+    equal(off.code, 0, off.stderr);
+    equal(new TextDecoder().decode(off.stdout).trim(), "bound");
+    const on = await wrapper(job);
+    equal(new TextDecoder().decode(on.stdout).trim(), "AddrInUse");
+    // Only what readConfig reads as off turns it off; a typo is reported.
+    equal(inspectorGuardWanted(undefined), true);
+    equal(inspectorGuardWanted("OFF"), false);
+    equal(inspectorGuardWanted("false"), false);
+    equal(inspectorGuardWanted("of"), true);
+    const typo = await wrapper(["true"], {
+      env: { WRAPPER_INSPECTOR_GUARD: "of" },
+    });
+    equal(typo.code, 2);
+    match(typo.stderr, /Invalid WRAPPER_INSPECTOR_GUARD "of"/);
   },
 });
 
