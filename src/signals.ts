@@ -5,7 +5,19 @@
  * @module
  */
 
-/** Signals forwarded to the command while it runs. */
+/**
+ * Signals forwarded to the command while it runs: every one Deno lets a
+ * program listen to, but
+ * - SIGBUS and SIGTRAP: faults of the wrapper's own (V8 ends on a fatal error
+ *   with a trap); a handler would make it loop or run on past them;
+ * - SIGPIPE: Deno ignores it, and a listener would turn the wrapper's own
+ *   broken pipe into a signal for the job;
+ * - SIGCHLD: the wrapper's own children (reaper.ts);
+ * - SIGTSTP, SIGTTIN, SIGTTOU: a terminal sends them to the job's process
+ *   group, which is the wrapper's, so the job already has them.
+ * SIGKILL and SIGSTOP cannot be caught; Deno refuses SIGILL, SIGFPE and
+ * SIGSEGV, and has no names for the real-time signals (32–64).
+ */
 export const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
   "SIGTERM",
   "SIGINT",
@@ -16,6 +28,16 @@ export const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
   "SIGWINCH",
   "SIGALRM",
   "SIGCONT",
+  "SIGABRT",
+  "SIGIO",
+  "SIGPROF",
+  "SIGPWR",
+  "SIGSTKFLT",
+  "SIGSYS",
+  "SIGURG",
+  "SIGVTALRM",
+  "SIGXCPU",
+  "SIGXFSZ",
 ];
 
 /** Signals that, arriving before the command starts, mean "do not start it". */

@@ -60,6 +60,8 @@ export interface WrapperOptions {
   stdin?: Uint8Array;
   /** Run it under `prlimit` with these limits (e.g. `--data=2G`). */
   prlimit?: string[];
+  /** A command line the wrapper's runs under (e.g. `unshare … --`). */
+  prefix?: string[];
 }
 
 /** What a finished wrapper run left behind. */
@@ -76,6 +78,7 @@ function command(
   env: Record<string, string> = {},
   stdin = false,
   prlimit?: string[],
+  prefix: string[] = [],
 ) {
   const clean: Record<string, string> = {};
   for (const [key, value] of Object.entries(Deno.env.toObject())) {
@@ -83,6 +86,7 @@ function command(
   }
   const argv = [Deno.execPath(), ...WRAPPER_ARGS, ...args];
   if (prlimit !== undefined) argv.unshift("prlimit", ...prlimit, "--");
+  argv.unshift(...prefix);
   return new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     cwd: ROOT,
@@ -132,7 +136,8 @@ export class RunningWrapper implements AsyncDisposable {
   #stderrWaiters: Array<() => void> = [];
 
   constructor(args: string[], options: WrapperOptions = {}) {
-    this.process = command(args, options.env).spawn();
+    this.process = command(args, options.env, false, undefined, options.prefix)
+      .spawn();
     this.lines = this.process.stdout.pipeThrough(new TextDecoderStream())
       .pipeThrough(lineSplitter())[Symbol.asyncIterator]();
     const stderr = this.process.stderr.pipeThrough(new TextDecoderStream());

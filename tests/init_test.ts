@@ -2,7 +2,12 @@
 // and the small things an init must get right (PATH unset, broken pipes).
 // What tini and dumb-init do for a job, it does too.
 import { equal, match } from "node:assert/strict";
-import { canUnsharePid, ROOT, WRAPPER_ARGS } from "./_helpers.ts";
+import {
+  canUnsharePid,
+  ROOT,
+  RunningWrapper,
+  WRAPPER_ARGS,
+} from "./_helpers.ts";
 import { isDenosOwnPath, jobEnv, searchDefaultPath } from "../src/run.ts";
 
 const canUnshare = canUnsharePid();
@@ -140,3 +145,63 @@ Deno.test("--help and --version into a reader that has gone still exit 0", async
     equal(code, 0, `${flag}: ${stderr}`);
   }
 });
+
+/** Signals forwarded beyond the usual stop signals, by number (dash traps numbers). */
+const MORE_SIGNALS: ReadonlyArray<[Deno.Signal, number]> = [
+  ["SIGABRT", 6],
+  ["SIGSTKFLT", 16],
+  ["SIGURG", 23],
+  ["SIGXCPU", 24],
+  ["SIGXFSZ", 25],
+  ["SIGVTALRM", 26],
+  ["SIGPROF", 27],
+  ["SIGIO", 29],
+  ["SIGPWR", 30],
+  ["SIGSYS", 31],
+];
+
+const TRAPPING_JOB = MORE_SIGNALS.map(([, n]) => `trap "echo got ${n}" ${n}; `)
+  .join("") +
+  'trap "echo got TERM; exit 0" TERM; echo ready; while :; do sleep 0.01; done';
+
+/** The pid of `unshare`'s only child: the wrapper, PID 1 inside. */
+async function childOf(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/task/${pid}/children`],
+  }).output();
+  return Number(new TextDecoder().decode(stdout).trim().split(" ")[0]);
+}
+
+for (const init of [false, true]) {
+  Deno.test({
+    name:
+      `every signal Deno can listen to but the fault, pipe, child and terminal ones reaches a trapping job, ${
+        init ? "as PID 1" : "not as PID 1"
+      }; none ends the wrapper${init ? why : ""}`,
+    ignore: init && !canUnshare,
+    fn: async () => {
+      await using run = new RunningWrapper(["sh", "-c", TRAPPING_JOB], {
+        ...(init
+          ? {
+            prefix: [
+              "unshare",
+              "--pid",
+              "--fork",
+              "--mount-proc",
+              "--kill-child",
+            ],
+          }
+          : {}),
+      });
+      await run.waitFor("ready");
+      const pid = init ? await childOf(run.process.pid) : run.process.pid;
+      for (const [name, number] of MORE_SIGNALS) {
+        Deno.kill(pid, name);
+        equal(await run.nextLine(), `got ${number}`, name);
+      }
+      Deno.kill(pid, "SIGTERM");
+      equal(await run.nextLine(), "got TERM");
+      equal((await run.process.status).code, 0, await run.stderr);
+    },
+  });
+}
