@@ -86,10 +86,21 @@ export function resolveSpec(
     return { spec, kind: "remote", url, fallbackName: stem(url.pathname) };
   }
   if (spec.includes("/") || /\.[cm]?[jt]sx?$/.test(spec)) {
-    const base = new URL(`file://${options.cwd ?? Deno.cwd()}/`);
+    let cwd = "/";
+    if (!spec.startsWith("/")) {
+      try {
+        cwd = options.cwd ?? Deno.cwd();
+      } catch (error) {
+        throw invalid(
+          `a relative path, and the working directory cannot be read (${
+            firstLine(error)
+          }): use an absolute path`,
+        );
+      }
+    }
     const url = new URL(
-      encodeURI(spec).replaceAll("?", "%3F").replaceAll("#", "%23"),
-      base,
+      pathForUrl(spec),
+      new URL(`file://${pathForUrl(cwd)}/`),
     );
     return { spec, kind: "file", url, fallbackName: stem(spec) };
   }
@@ -389,4 +400,9 @@ export function fetchFailure(
   }
   if (/timed? ?out/i.test(text)) return { why: "timed out", permanent: false };
   return { why: detail, permanent: false };
+}
+
+/** A path as the path of a `file:` URL: `?`, `#` and `%` are part of it. */
+function pathForUrl(path: string): string {
+  return encodeURI(path).replaceAll("?", "%3F").replaceAll("#", "%23");
 }

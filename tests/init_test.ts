@@ -205,3 +205,45 @@ for (const init of [false, true]) {
     },
   });
 }
+
+Deno.test("a relative plugin path resolves in a working directory named with #, ? and %; one not valid UTF-8 is a usage error (2), not an internal one", async () => {
+  const parent = await Deno.makeTempDir();
+  const weird = `${parent}/a#b?c%20d`;
+  await Deno.mkdir(weird);
+  await Deno.copyFile(`${ROOT}plugins/echo.ts`, `${weird}/echo.ts`);
+  // Deno takes paths as strings: a shell makes and enters the non-UTF-8 one.
+  const wrapperLine = [Deno.execPath(), ...WRAPPER_ARGS]
+    .map((arg) => arg === "main.ts" ? `${ROOT}main.ts` : arg)
+    .map((arg) => `'${arg}'`).join(" ");
+  const run = async (enter: string) => {
+    const output = await new Deno.Command("sh", {
+      args: [
+        "-c",
+        `${enter} && exec ${wrapperLine} -p ./echo.ts sh -c 'exit 3'`,
+        "sh",
+        weird,
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    return {
+      code: output.code,
+      stderr: new TextDecoder().decode(output.stderr),
+    };
+  };
+  try {
+    const fine = await run(`cd "$1"`);
+    equal(fine.code, 3, fine.stderr);
+    match(fine.stderr, /\[info echo\] Command ended code=3/);
+    const bad = `"$(printf '${parent}/bad\\377')"`;
+    const invalid = await run(`mkdir ${bad} && cd ${bad}`);
+    equal(invalid.code, 2, invalid.stderr);
+    match(
+      invalid.stderr,
+      /Invalid plugin spec "\.\/echo\.ts": a relative path, and the working directory cannot be read .*: use an absolute path/,
+    );
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
