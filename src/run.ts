@@ -119,22 +119,27 @@ export function stoppedBySignal(signal: Deno.Signal): ExitStatus {
 
 /**
  * The job's environment when it must differ from the wrapper's: `env` as
- * given, without the `PATH` Deno 2.9 invents when there was none (its own
- * `node_compat_bin` folder). Undefined: the wrapper's own, inherited.
+ * given, without what Deno 2.9 adds to `PATH` (its own `node_compat_bin`
+ * folder, which runs Deno as `node`): the whole `PATH` when there was none,
+ * its first entry otherwise. Undefined: the wrapper's own, inherited.
  */
 export function jobEnv(
   env: Readonly<Record<string, string>> | undefined,
   own: () => Record<string, string> = () => Deno.env.toObject(),
 ): Readonly<Record<string, string>> | undefined {
   const path = env === undefined ? Deno.env.get("PATH") : env.PATH;
-  if (path === undefined || !isDenosOwnPath(path)) return env;
+  if (path === undefined) return env;
+  const cleaned = withoutDenosFolder(path);
+  if (cleaned === path) return env;
   const { PATH: _, ...rest } = env ?? own();
-  return rest;
+  return cleaned === undefined ? rest : { ...rest, PATH: cleaned };
 }
 
-/** True for the `PATH` Deno sets when it started without one. */
-export function isDenosOwnPath(path: string): boolean {
-  return !path.includes(":") && path.endsWith("/node_compat_bin");
+/** `path` without the folder Deno puts first; undefined if nothing is left. */
+export function withoutDenosFolder(path: string): string | undefined {
+  const [first, ...rest] = path.split(":");
+  if (!first!.endsWith("/node_compat_bin")) return path;
+  return rest.length === 0 ? undefined : rest.join(":");
 }
 
 /** Where `execvp` looks when `PATH` is unset (glibc's default search path). */

@@ -36,9 +36,15 @@ export const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
   "SIGSYS",
   "SIGURG",
   "SIGVTALRM",
-  "SIGXCPU",
-  "SIGXFSZ",
 ];
+
+/**
+ * Signals caught but not forwarded: the kernel sends them to the process
+ * that passed its own CPU or file-size limit, which for these is the
+ * wrapper (a log line into a full file): they must neither end it nor reach
+ * the job.
+ */
+export const OWN_SIGNALS: readonly Deno.Signal[] = ["SIGXCPU", "SIGXFSZ"];
 
 /** Signals that, arriving before the command starts, mean "do not start it". */
 export const STOP_SIGNALS: readonly Deno.Signal[] = [
@@ -91,6 +97,7 @@ export class SignalRelay {
 
   /** Handle one received signal. */
   receive(signal: Deno.Signal): void {
+    if (OWN_SIGNALS.includes(signal)) return this.#onSignal(signal, false);
     const target = this.#target;
     if (target === undefined) {
       if (STOP_SIGNALS.includes(signal) && this.#stopSignal === undefined) {
@@ -114,7 +121,7 @@ export class SignalRelay {
 export function captureSignals(): SignalRelay {
   const relay = new SignalRelay();
   if (Deno.build.os === "windows") return relay;
-  for (const signal of FORWARDED_SIGNALS) {
+  for (const signal of [...FORWARDED_SIGNALS, ...OWN_SIGNALS]) {
     Deno.addSignalListener(signal, () => relay.receive(signal));
   }
   return relay;

@@ -8,7 +8,7 @@ import {
   RunningWrapper,
   WRAPPER_ARGS,
 } from "./_helpers.ts";
-import { isDenosOwnPath, jobEnv, searchDefaultPath } from "../src/run.ts";
+import { jobEnv, searchDefaultPath, withoutDenosFolder } from "../src/run.ts";
 
 const canUnshare = canUnsharePid();
 const why = canUnshare
@@ -123,12 +123,46 @@ Deno.test("searchDefaultPath and jobEnv: the rules, without a process", () => {
   equal(searchDefaultPath("nope", undefined, isFile), "nope");
   equal(searchDefaultPath("sh", "/opt/bin", isFile), "sh"); // PATH set: Deno's
   equal(searchDefaultPath("./sh", undefined, isFile), "./sh");
-  equal(isDenosOwnPath("/root/.cache/deno/node_compat_bin"), true);
-  equal(isDenosOwnPath("/usr/bin:/root/.cache/deno/node_compat_bin"), false);
+  equal(withoutDenosFolder("/root/.cache/deno/node_compat_bin"), undefined);
+  equal(
+    withoutDenosFolder("/r/.cache/deno/node_compat_bin:/usr/bin:/bin"),
+    "/usr/bin:/bin",
+  );
+  const keptLast = "/usr/bin:/r/.cache/deno/node_compat_bin"; // not Deno's
+  equal(withoutDenosFolder(keptLast), keptLast);
   const env = { PATH: "/home/u/.cache/deno/node_compat_bin", A: "1" };
   equal(JSON.stringify(jobEnv(env)), '{"A":"1"}');
+  const prefixed = { PATH: "/h/.cache/deno/node_compat_bin:/bin", A: "1" };
+  equal(JSON.stringify(jobEnv(prefixed)), '{"A":"1","PATH":"/bin"}');
   const kept = { PATH: "/usr/bin", A: "1" };
   equal(jobEnv(kept), kept);
+});
+
+Deno.test("with a PATH that has no node, the job does not get Deno's node shim first in it", async () => {
+  // A PATH with sh and no node: Deno puts its own folder (node) first.
+  const bin = await Deno.makeTempDir();
+  await Deno.symlink("/bin/sh", `${bin}/sh`);
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...WRAPPER_ARGS,
+        "sh",
+        "-c",
+        'echo "$PATH"; command -v node || echo none',
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", PATH: bin },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout).trim().split("\n");
+    equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    equal(text[0], bin);
+    equal(text[1], "none");
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
 });
 
 Deno.test("--help and --version into a reader that has gone still exit 0", async () => {
@@ -151,8 +185,6 @@ const MORE_SIGNALS: ReadonlyArray<[Deno.Signal, number]> = [
   ["SIGABRT", 6],
   ["SIGSTKFLT", 16],
   ["SIGURG", 23],
-  ["SIGXCPU", 24],
-  ["SIGXFSZ", 25],
   ["SIGVTALRM", 26],
   ["SIGPROF", 27],
   ["SIGIO", 29],
@@ -160,8 +192,8 @@ const MORE_SIGNALS: ReadonlyArray<[Deno.Signal, number]> = [
   ["SIGSYS", 31],
 ];
 
-const TRAPPING_JOB = MORE_SIGNALS.map(([, n]) => `trap "echo got ${n}" ${n}; `)
-  .join("") +
+const TRAPPING_JOB = [...MORE_SIGNALS, ["SIGXCPU", 24], ["SIGXFSZ", 25]]
+  .map(([, n]) => `trap "echo got ${n}" ${n}; `).join("") +
   'trap "echo got TERM; exit 0" TERM; echo ready; while :; do sleep 0.01; done';
 
 /** The pid of `unshare`'s only child: the wrapper, PID 1 inside. */
@@ -175,7 +207,7 @@ async function childOf(pid: number): Promise<number> {
 for (const init of [false, true]) {
   Deno.test({
     name:
-      `every signal Deno can listen to but the fault, pipe, child and terminal ones reaches a trapping job, ${
+      `every signal Deno can listen to but the fault, pipe, child, terminal and resource-limit ones reaches a trapping job; XCPU and XFSZ reach neither, ${
         init ? "as PID 1" : "not as PID 1"
       }; none ends the wrapper${init ? why : ""}`,
     ignore: init && !canUnshare,
@@ -199,6 +231,9 @@ for (const init of [false, true]) {
         Deno.kill(pid, name);
         equal(await run.nextLine(), `got ${number}`, name);
       }
+      // The wrapper's own limits' signals: caught, never passed on.
+      Deno.kill(pid, "SIGXCPU");
+      Deno.kill(pid, "SIGXFSZ");
       Deno.kill(pid, "SIGTERM");
       equal(await run.nextLine(), "got TERM");
       equal((await run.process.status).code, 0, await run.stderr);
