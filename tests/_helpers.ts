@@ -355,6 +355,15 @@ export function closedPort(): number {
   return port;
 }
 
+/** A command line that runs what follows as PID 1 of a new PID namespace. */
+export const AS_PID_1: readonly string[] = [
+  "unshare",
+  "--pid",
+  "--fork",
+  "--mount-proc",
+  "--kill-child",
+];
+
 /** Whether `unshare` can give the wrapper its own PID namespace here. */
 export function canUnsharePid(): boolean {
   if (Deno.build.os !== "linux") return false;

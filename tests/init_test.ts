@@ -3,6 +3,7 @@
 // What tini and dumb-init do for a job, it does too.
 import { equal, match } from "node:assert/strict";
 import {
+  AS_PID_1,
   canUnsharePid,
   ROOT,
   RunningWrapper,
@@ -17,12 +18,10 @@ const why = canUnshare
 
 /** Run the wrapper as PID 1 of a new PID namespace, with its own /proc. */
 async function asInit(args: string[], wrapperArgs = WRAPPER_ARGS) {
-  const output = await new Deno.Command("unshare", {
+  const [unshare, ...namespace] = AS_PID_1;
+  const output = await new Deno.Command(unshare!, {
     args: [
-      "--pid",
-      "--fork",
-      "--mount-proc",
-      "--kill-child",
+      ...namespace,
       Deno.execPath(),
       ...wrapperArgs,
       ...args,
@@ -215,13 +214,7 @@ for (const init of [false, true]) {
       await using run = new RunningWrapper(["sh", "-c", TRAPPING_JOB], {
         ...(init
           ? {
-            prefix: [
-              "unshare",
-              "--pid",
-              "--fork",
-              "--mount-proc",
-              "--kill-child",
-            ],
+            prefix: [...AS_PID_1],
           }
           : {}),
       });

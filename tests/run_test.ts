@@ -4,6 +4,7 @@ import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { ENV_VARS } from "../src/config.ts";
 import { FORWARDED_SIGNALS } from "../src/signals.ts";
 import {
+  AS_PID_1,
   canUnsharePid,
   FIXTURES,
   ROOT,
@@ -236,12 +237,10 @@ Deno.test({
   name: "wrapper as PID 1 forwards SIGTERM after 500 ms without crashing",
   ignore: !canUnsharePid(),
   fn: async () => {
-    const child = new Deno.Command("unshare", {
+    const [unshare, ...namespace] = AS_PID_1;
+    const child = new Deno.Command(unshare!, {
       args: [
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--kill-child",
+        ...namespace,
         Deno.execPath(),
         ...WRAPPER_ARGS,
         ...SIGNALS_CHILD,
