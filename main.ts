@@ -1,144 +1,19 @@
 /**
- * The `wrapper` command: run a command invisibly, then run hook plugins.
- * The only module that reads `Deno.args`, configures logging and exits.
+ * The `wrapper` command. Only signal capture is imported before it runs:
+ * everything else loads after the listeners are up, so the start-up window
+ * in which a signal is lost (as PID 1) or fatal is Deno's own floor plus the
+ * listeners, not the time to load the whole program.
  * @module
  */
-import {
-  captureSignals,
-  guardInspectorPort,
-  type SignalRelay,
-} from "./src/signals.ts";
-import {
-  type Config,
-  ENV_VARS,
-  inspectorGuardWanted,
-  readConfig,
-} from "./src/config.ts";
-import { firstLine, UsageError } from "./src/errors.ts";
-import { EXIT_SOFTWARE, EXIT_USAGE } from "./src/exit_codes.ts";
-import { helpText, VERSION } from "./src/help.ts";
-import {
-  flushLogs,
-  preloadLogging,
-  setupLogging,
-  wrapperLogger,
-  writeStderrLine,
-} from "./src/log.ts";
-import { planPlugins } from "./src/plan.ts";
-import { PLUGIN_MODE_ARG } from "./src/plugin_process.ts";
-import { pluginMode } from "./src/plugin_mode.ts";
-import { type PodInfo, readPodInfo } from "./src/podinfo.ts";
-import { keepLoopbackOffProxies } from "./src/proxy.ts";
-import { runWrapper } from "./src/wrapper.ts";
-import { startReaper } from "./src/reaper.ts";
-
-/** Run the wrapper with these arguments and environment; returns the exit code. */
-export async function main(
-  args: readonly string[],
-  env: Readonly<Record<string, string>>,
-  signals: SignalRelay,
-): Promise<number> {
-  try {
-    const { config, problems } = readConfig(args, env); // 1. config, once
-    if (config.action !== "run") {
-      // No job: a mistake here is a person's, with no sidecar to stop.
-      if (problems.length > 0) return usageError(problems[0]!);
-      const text = config.action === "help"
-        ? helpText()
-        : `wrapper ${VERSION}\n`;
-      await writeOut(text);
-      return 0;
-    }
-    setupLogging(config.logLevel, config.logFormat); // 2. stderr logger
-    const reaping = startReaper(); // as PID 1: orphans' zombies
-    if (reaping !== undefined && Deno.pid === 1) {
-      wrapperLogger().warn("Orphaned processes will not be reaped", {
-        reason: reaping,
-      });
-    }
-    // Even a usage error goes on: the sidecars it can know of are told to quit.
-    const pod = config.hooks ? await podInfo(config, problems) : undefined;
-    const plan = planPlugins(config.plugins, pod);
-    problems.push(...plan.problems);
-    if (problems.length > 0) usageError(problems[0]!);
-    if (config.hooks && plan.plugins.length > 0) preloadLogging();
-    const proxied = keepLoopbackOffProxies(env);
-    const code = await runWrapper(config, plan, {
-      env,
-      signals,
-      log: wrapperLogger(),
-      ...(problems.length > 0 ? { refuse: EXIT_USAGE } : {}),
-      ...(proxied ? { childEnv: env } : {}),
-    }); // 3-6.
-    await flushLogs().catch((error) =>
-      writeStderrLine(`wrapper: cannot write log lines: ${error}`)
-    );
-    return code;
-  } catch (error) {
-    await flushLogs().catch(() => {});
-    writeStderrLine(
-      `wrapper: internal error: ${(error as Error)?.stack ?? error}`,
-    );
-    return EXIT_SOFTWARE;
-  }
-}
-
-/**
- * Write `text` to stdout. A reader that has gone (`wrapper --help | head -1`)
- * is not the wrapper's error: the exit code stays 0.
- */
-async function writeOut(text: string): Promise<void> {
-  const bytes = new TextEncoder().encode(text);
-  try {
-    for (let n = 0; n < bytes.length;) {
-      n += await Deno.stdout.write(bytes.subarray(n));
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
-  }
-}
-
-function usageError(problem: UsageError): number {
-  writeStderrLine(`wrapper: ${problem.message} (see "wrapper --help")`);
-  return EXIT_USAGE;
-}
-
-/** The pod's metadata; a folder that cannot be read is a usage error. */
-async function podInfo(
-  config: Config,
-  problems: UsageError[],
-): Promise<PodInfo | undefined> {
-  try {
-    const pod = await readPodInfo(config.podinfoDir);
-    if (pod === undefined && config.podinfoDirSet) {
-      throw new Error(`no such folder "${config.podinfoDir}"`);
-    }
-    return pod;
-  } catch (error) {
-    problems.push(
-      new UsageError(`Cannot read pod metadata: ${firstLine(error)}`),
-    );
-    return undefined;
-  }
-}
+import { captureSignals } from "./src/signals.ts";
+import { PLUGIN_MODE_ARG } from "./src/plugin_mode_arg.ts";
 
 if (import.meta.main && Deno.args[0] === PLUGIN_MODE_ARG) {
-  await pluginMode(); // a compiled wrapper re-executed as a plugin process
+  // A compiled wrapper re-executed as a plugin process.
+  const { pluginMode } = await import("./src/plugin_mode.ts");
+  await pluginMode();
 } else if (import.meta.main) {
   const signals = captureSignals(); // first: no signal may be lost or fatal
-  // Before Deno's 500 ms SIGUSR1 inspector grace ends; off only when asked.
-  if (inspectorGuardWanted(Deno.env.get(ENV_VARS.inspectorGuard))) {
-    guardInspectorPort();
-  }
-  // An error thrown in a callback, or a promise nobody awaits, must not end
-  // the wrapper (exit 1, no quit): every wait it could block is bounded.
-  globalThis.addEventListener("error", (event) => {
-    event.preventDefault();
-    writeStderrLine(`wrapper: internal error, ignored: ${event.message}`);
-  });
-  globalThis.addEventListener("unhandledrejection", (event) => {
-    event.preventDefault();
-    writeStderrLine(`wrapper: internal error, ignored: ${event.reason}`);
-  });
-  Deno.exit(await main(Deno.args, Deno.env.toObject(), signals));
+  const { cli } = await import("./src/cli.ts");
+  await cli(signals);
 }

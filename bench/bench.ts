@@ -14,6 +14,7 @@
  */
 // deno-lint-ignore-file no-console -- a report printed for people
 import denoJson from "../deno.json" with { type: "json" };
+import { procReader } from "../src/memory_watch.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const RUNS = Number(Deno.args[0] ?? "20");
@@ -275,6 +276,33 @@ async function loadTime(
   return Number(match[1]);
 }
 
+// 7. Start-up signal window ---------------------------------------------------------
+const SIGTERM_BIT = 1n << 14n; // SIGTERM is 15
+
+/**
+ * From spawn to the moment the process has a SIGTERM handler (SigCgt in
+ * /proc/<pid>/status, read through libc every ~0.1 ms): before it, a SIGTERM
+ * to PID 1 is dropped, and to anyone else it kills with no forwarding.
+ */
+async function signalWindow(argv: string[]): Promise<number> {
+  const read = procReader();
+  if (typeof read === "string") throw new Error(read);
+  const started = performance.now();
+  const child = spawn(argv);
+  let at: number | undefined;
+  while (at === undefined && performance.now() - started < 5000) {
+    const status = read(`/proc/${child.pid}/status`) ?? "";
+    const caught = /SigCgt:\s*([0-9a-f]+)/.exec(status)?.[1];
+    if (caught !== undefined && (BigInt(`0x${caught}`) & SIGTERM_BIT) !== 0n) {
+      at = performance.now() - started;
+    }
+  }
+  child.kill("SIGTERM");
+  await finish(child, reader(child)).catch(() => {});
+  if (at === undefined) throw new Error(`${argv.join(" ")}: no handler in 5 s`);
+  return at;
+}
+
 // ---------------------------------------------------------------------------------
 const results: Record<string, Record<string, Stats>> = {};
 const record = (
@@ -303,17 +331,17 @@ async function interleave<T>(
 
 console.error(`bench: ${RUNS} runs per variant`);
 if (wanted("startup")) {
-  console.error("bench: 1/6 start-up");
+  console.error("bench: 1/7 start-up");
   await interleave("startup", RUNS, STARTUP, wallTime);
 }
 
 if (wanted("idlePeak")) {
-  console.error("bench: 2/6 idle memory");
+  console.error("bench: 2/7 idle memory");
   await interleave("idlePeak", Math.max(3, RUNS >> 1), MEMORY, peakMemory);
 }
 
 if (wanted("throughput")) {
-  console.error("bench: 3/6 throughput (2 GiB each)");
+  console.error("bench: 3/7 throughput (2 GiB each)");
   await wallTime([["sh", "-c", `${DD} > ${SINK}`]]);
   await interleave(
     "throughput",
@@ -325,7 +353,7 @@ if (wanted("throughput")) {
 }
 
 if (wanted("exitToQuit")) {
-  console.error("bench: 4/6 exit-to-quit");
+  console.error("bench: 4/7 exit-to-quit");
   const quit: Record<string, number[]> = {};
   const WHO: Record<string, string | undefined> = {
     "baseline: a POST right after the job": undefined,
@@ -346,7 +374,7 @@ if (wanted("exitToQuit")) {
 }
 
 if (wanted("signal")) {
-  console.error("bench: 5/6 signal latency");
+  console.error("bench: 5/7 signal latency");
   const PREFIXES: Record<string, string[]> = {
     "job alone": [],
     "tini -s --": ["tini", "-s", "--"],
@@ -357,7 +385,7 @@ if (wanted("signal")) {
 }
 
 if (wanted("pluginLoad")) {
-  console.error("bench: 6/6 plugin load");
+  console.error("bench: 6/7 plugin load");
   const tls = {
     cert: await Deno.readTextFile(`${CA}server.pem`),
     key: await Deno.readTextFile(`${CA}server.key`),
@@ -384,6 +412,19 @@ if (wanted("pluginLoad")) {
     ([spec, env]) => loadTime(spec, env),
   );
   await site.shutdown();
+}
+
+if (wanted("signalWindow")) {
+  console.error("bench: 7/7 start-up signal window");
+  await interleave("signalWindow", RUNS, {
+    "deno run term_first.ts (Deno's floor)": [
+      DENO,
+      "run",
+      `${FIX}term_first.ts`,
+    ],
+    "wrapper sleep 5": [...WRAPPER, "sleep", "5"],
+    "wrapper -p echo sleep 5": [...WRAPPER, "-p", "echo", "sleep", "5"],
+  }, signalWindow);
 }
 
 // Report ------------------------------------------------------------------------------
@@ -454,6 +495,10 @@ const markdown = [
   "Plugin load: read or fetch, then the module's import in-process (a built-in by name) or in a process of its own (a file or URL), as the wrapper logs it (loadMs, at debug level, so LogTape loads meanwhile).",
   "",
   table("pluginLoad", "ms", "built-in (echo)"),
+  "",
+  "Start-up signal window: from spawn to a SIGTERM handler being installed (SigCgt in /proc, polled every ~0.1 ms). Before it, a SIGTERM to PID 1 is lost (to anyone else, fatal). Deno's floor is a script whose first statement listens.",
+  "",
+  table("signalWindow", "ms", "deno run term_first.ts (Deno's floor)"),
   "",
 ].join("\n");
 console.log(markdown);

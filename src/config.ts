@@ -47,6 +47,8 @@ export interface Config {
   podinfoDirSet: boolean;
   /** Hold 127.0.0.1:9229 under `deno run`, so SIGUSR1 opens no inspector. */
   inspectorGuard: boolean;
+  /** Forward signals to the job's whole process group (`tini -g`). */
+  signalGroup: boolean;
 }
 
 /** `fail`: do not start the command (exit 125); `start`: warn and start it. */
@@ -77,6 +79,7 @@ export const ENV_VARS = {
   fetchTimeout: "WRAPPER_FETCH_TIMEOUT",
   podinfoDir: "WRAPPER_PODINFO_DIR",
   inspectorGuard: "WRAPPER_INSPECTOR_GUARD",
+  signalTarget: "WRAPPER_SIGNAL_TARGET",
 } as const;
 
 /** Prefix of plugin option variables: `WRAPPER_PLUGIN_<NAME>_<OPTION>`. */
@@ -182,12 +185,19 @@ export function readConfig(
     podinfoDir: fromEnv("podinfoDir") ?? DEFAULT_PODINFO_DIR,
     podinfoDirSet: fromEnv("podinfoDir") !== undefined,
     inspectorGuard: onOff("inspectorGuard", true),
+    signalGroup: choice(
+      "signalTarget",
+      "process",
+      TARGETS,
+      ENV_VARS.signalTarget,
+    ),
   };
   return { config, problems };
 }
 
 const FORMATS = { text: "text", json: "json" } as const;
 const POLICIES = { fail: "fail", start: "start" } as const;
+const TARGETS = { process: false, group: true } as const;
 
 /** The options before the command, and the command. */
 function readArgs(args: readonly string[], problems: UsageError[]) {

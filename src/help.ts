@@ -116,6 +116,10 @@ ${
         "off: under deno run, do not hold 127.0.0.1:9229; SIGUSR1 then opens Deno's inspector there (default on; compiled binaries have no such inspector).",
       ],
       [
+        ENV_VARS.signalTarget,
+        "group: forward signals to the command's whole process group, as tini -g (default process: the command only).",
+      ],
+      [
         "WRAPPER_PLUGIN_<NAME>_<OPTION>",
         "An option for plugin <NAME> (below). Any other WRAPPER_* variable is reported as unused.",
       ],

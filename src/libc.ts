@@ -1,12 +1,15 @@
 /**
  * The few libc calls the wrapper needs and Deno does not offer: reading
- * `/proc` (Deno asks for `--allow-all` to read it) and reaping orphaned
- * processes as PID 1. Loaded once, with `--allow-ffi` (the wrapper's own,
- * never a plugin's). Linux only.
+ * `/proc` (Deno asks for `--allow-all` to read it), reaping orphaned
+ * processes as PID 1, and reading and setting ignored signals. Loaded with
+ * `--allow-ffi` (the wrapper's own, never a plugin's). Linux only.
+ *
+ * Deno's first FFI symbol costs ~2.5 ms (later ones ~0.2 ms), so the
+ * start-up path loads only `sigaction`, and the rest is loaded when used.
  * @module
  */
 
-const SYMBOLS = {
+const PROC_SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
@@ -17,19 +20,37 @@ const SYMBOLS = {
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
 } as const;
 
-/** The libc functions above. */
-export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+const SIGNAL_SYMBOLS = {
+  sigaction: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+} as const;
 
-let loaded: Libc | string | undefined;
+/** The libc functions for `/proc` and reaping. */
+export type Libc = Deno.DynamicLibrary<typeof PROC_SYMBOLS>["symbols"];
+
+/** The libc functions for signal dispositions. */
+export type SignalLibc = Deno.DynamicLibrary<typeof SIGNAL_SYMBOLS>["symbols"];
+
+let proc: Libc | string | undefined;
+let signal: SignalLibc | string | undefined;
 
 /** libc, or why it cannot be had (not Linux, no `--allow-ffi`, no libc). */
 export function libc(): Libc | string {
-  if (loaded !== undefined) return loaded;
-  if (Deno.build.os !== "linux") return loaded = "not Linux";
+  return proc ??= load(PROC_SYMBOLS);
+}
+
+/** libc's `sigaction`, or why it cannot be had. */
+export function signalLibc(): SignalLibc | string {
+  return signal ??= load(SIGNAL_SYMBOLS);
+}
+
+function load<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] | string {
+  if (Deno.build.os !== "linux") return "not Linux";
   try {
-    return loaded = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    return Deno.dlopen("libc.so.6", symbols).symbols;
   } catch (error) {
-    return loaded = error instanceof Deno.errors.NotCapable
+    return error instanceof Deno.errors.NotCapable
       ? "the wrapper was started without --allow-ffi"
       : `cannot load libc (${(error as Error).message})`;
   }

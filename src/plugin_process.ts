@@ -12,6 +12,7 @@
  * (plugin_mode.ts).
  * @module
  */
+import { PLUGIN_MODE_ARG } from "./plugin_mode_arg.ts";
 import type { HostMessage } from "./_protocol.ts";
 import runtimeSource from "./plugin_runtime.ts" with { type: "text" };
 import { watchMemory } from "./memory_watch.ts";
@@ -49,9 +50,6 @@ export const PLUGIN_PROCESS_ENV: Readonly<Record<string, string>> = {
   DENO_V8_FLAGS: `--max-old-space-size=${PLUGIN_HEAP_MIB}`,
   NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
 };
-
-/** The first argument that makes a compiled wrapper a plugin process. */
-export const PLUGIN_MODE_ARG = "--wrapper-internal-plugin-runtime";
 
 let runtimeUrl: string | undefined;
 

@@ -11,15 +11,8 @@ import {
   EXIT_SIGNAL_BASE,
 } from "./exit_codes.ts";
 import type { Logger } from "./log.ts";
-import type { SignalRelay } from "./signals.ts";
-
-/** Linux signal numbers of the signals that may stop the job before it starts. */
-export const SIGNAL_NUMBERS: Readonly<Partial<Record<Deno.Signal, number>>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGTERM: 15,
-};
+import { SIGNAL_NUMBERS } from "./dispositions.ts";
+import type { SignalRelay, SignalTarget } from "./signals.ts";
 
 /** How a run ended: the command's status, or why it could not start. */
 export interface ChildResult {
@@ -39,6 +32,8 @@ export interface RunChildOptions {
   log: Logger;
   /** The job's whole environment, when it must be given explicitly. */
   env?: Readonly<Record<string, string>> | undefined;
+  /** Forward signals to the job's whole process group, not only to it. */
+  signalGroup?: boolean;
 }
 
 /** Spawn the command, forward signals to it, and wait for it to end. */
@@ -59,6 +54,7 @@ export async function runChild(
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
+      detached: true, // its own session and process group (setsid)
       ...(env === undefined ? {} : { env, clearEnv: true }),
     }).spawn();
     ownChild(child.pid, child.status); // Deno reaps it, never the reaper
@@ -81,7 +77,7 @@ export async function runChild(
       durationMs: 0,
     };
   }
-  signals.attach(child);
+  signals.attach(options.signalGroup ? groupOf(child.pid) : child);
   log.debug("Started command", { pid: child.pid, program });
   const status = await childStatus(child);
   signals.detach();
@@ -91,6 +87,11 @@ export async function runChild(
     status: { ...status, success: status.code === 0 },
     durationMs,
   };
+}
+
+/** The process group led by `pid` (the job's, since it has its own session). */
+function groupOf(pid: number): SignalTarget {
+  return { kill: (signal) => Deno.kill(-pid, signal) };
 }
 
 /**

@@ -4,6 +4,7 @@
  * Deno, and a signal that arrives before the command starts must not be lost.
  * @module
  */
+import { ignoreAgain, ignoredSignals } from "./dispositions.ts";
 
 /**
  * Signals forwarded to the command while it runs: every one Deno lets a
@@ -13,8 +14,10 @@
  * - SIGPIPE: Deno ignores it, and a listener would turn the wrapper's own
  *   broken pipe into a signal for the job;
  * - SIGCHLD: the wrapper's own children (reaper.ts);
- * - SIGTSTP, SIGTTIN, SIGTTOU: a terminal sends them to the job's process
- *   group, which is the wrapper's, so the job already has them.
+ * - SIGTTIN, SIGTTOU: a terminal sends them to a background process that
+ *   reads or writes it, which the job (in its own session, without a
+ *   controlling terminal) never is: they stop the wrapper, as anyone.
+ * SIGTSTP is listened to but not forwarded as such (`TERMINAL_STOP`).
  * SIGKILL and SIGSTOP cannot be caught; Deno refuses SIGILL, SIGFPE and
  * SIGSEGV, and has no names for the real-time signals (32–64).
  */
@@ -46,6 +49,14 @@ export const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
  */
 export const OWN_SIGNALS: readonly Deno.Signal[] = ["SIGXCPU", "SIGXFSZ"];
 
+/**
+ * A terminal's Ctrl-Z. The job has a session of its own, whose process group
+ * the kernel deems orphaned and so drops SIGTSTP for: the job is stopped with
+ * SIGSTOP, then the wrapper stops itself, as the shell expects; the SIGCONT
+ * of `fg` is forwarded in turn.
+ */
+export const TERMINAL_STOP: Deno.Signal = "SIGTSTP";
+
 /** Signals that, arriving before the command starts, mean "do not start it". */
 export const STOP_SIGNALS: readonly Deno.Signal[] = [
   "SIGTERM",
@@ -68,7 +79,15 @@ export class SignalRelay {
   #target: SignalTarget | undefined;
   #stopSignal: Deno.Signal | undefined;
   #stop = new AbortController();
+  /** Signals ignored at start: never listened to, never forwarded. */
+  ignored: ReadonlySet<Deno.Signal> = new Set();
   #onSignal: (signal: Deno.Signal, forwarded: boolean) => void = () => {};
+  #stopSelf: () => void;
+
+  /** `stopSelf` stops the wrapper after a SIGTSTP is forwarded. */
+  constructor(stopSelf: () => void = stopWrapper) {
+    this.#stopSelf = stopSelf;
+  }
 
   /** Called with each signal received, after forwarding it (or not). */
   set onSignal(callback: (signal: Deno.Signal, forwarded: boolean) => void) {
@@ -98,15 +117,19 @@ export class SignalRelay {
   /** Handle one received signal. */
   receive(signal: Deno.Signal): void {
     if (OWN_SIGNALS.includes(signal)) return this.#onSignal(signal, false);
-    const target = this.#target;
-    if (target === undefined) {
-      if (STOP_SIGNALS.includes(signal) && this.#stopSignal === undefined) {
-        this.#stopSignal = signal;
-        this.#stop.abort(signal);
-      }
-      this.#onSignal(signal, false);
-      return;
+    const before = this.#target === undefined;
+    if (before && STOP_SIGNALS.includes(signal) && !this.#stop.signal.aborted) {
+      this.#stopSignal = signal;
+      this.#stop.abort(signal);
     }
+    if (signal !== TERMINAL_STOP) return this.#forward(signal);
+    this.#forward("SIGSTOP");
+    this.#stopSelf();
+  }
+
+  #forward(signal: Deno.Signal): void {
+    const target = this.#target;
+    if (target === undefined) return this.#onSignal(signal, false);
     let forwarded = true;
     try {
       target.kill(signal);
@@ -117,13 +140,26 @@ export class SignalRelay {
   }
 }
 
-/** Install a listener for every forwarded signal and return the relay. */
+/** SIGSTOP to the wrapper itself; as PID 1 the kernel drops it. */
+function stopWrapper(): void {
+  if (Deno.pid !== 1) Deno.kill(Deno.pid, "SIGSTOP");
+}
+
+/**
+ * Install a listener for every forwarded signal not ignored at start (those
+ * stay ignored, for the wrapper and the job) and return the relay.
+ */
 export function captureSignals(): SignalRelay {
   const relay = new SignalRelay();
   if (Deno.build.os === "windows") return relay;
-  for (const signal of [...FORWARDED_SIGNALS, ...OWN_SIGNALS]) {
+  const signals = [...FORWARDED_SIGNALS, TERMINAL_STOP, ...OWN_SIGNALS];
+  const ignored = ignoredSignals(signals);
+  for (const signal of signals) {
+    if (ignored.has(signal)) continue;
     Deno.addSignalListener(signal, () => relay.receive(signal));
   }
+  ignoreAgain(ignored);
+  relay.ignored = ignored;
   return relay;
 }
 

@@ -116,7 +116,12 @@ async function upToTheJob(
 
 function job(config: Config, options: RunWrapperOptions) {
   const { signals, log, childEnv } = options;
-  return runChild(config.command, { signals, log, env: childEnv });
+  return runChild(config.command, {
+    signals,
+    log,
+    env: childEnv,
+    signalGroup: config.signalGroup,
+  });
 }
 
 /** 5. afterExit hooks: they tell the sidecars to quit. */

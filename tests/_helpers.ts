@@ -182,13 +182,35 @@ export class RunningWrapper implements AsyncDisposable {
     return seen;
   }
 
+  /** Kills the wrapper and every process under it (the job has its own session). */
   async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.process.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await this.process.status;
+    for (const pid of [this.process.pid, ...descendants(this.process.pid)]) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* already exited */ }
+    }
+    await this.process.status.catch(() => {}); // a real-time signal: no name
     await this.stderr;
   }
+}
+
+/**
+ * Files under /proc (`path` may hold a glob), read by `sh` and `cat`: Deno
+ * wants --allow-all to read /proc.
+ */
+export function procFile(path: string): string {
+  const { stdout } = new Deno.Command("sh", {
+    args: ["-c", `cat /proc/${path}`],
+    stderr: "null",
+  }).outputSync();
+  return new TextDecoder().decode(stdout);
+}
+
+/** Every living process under `pid`, from /proc/<pid>/task/<tid>/children. */
+export function descendants(pid: number): number[] {
+  const children = procFile(`${pid}/task/*/children`)
+    .split(" ").filter((word) => word.trim() !== "").map(Number);
+  return children.flatMap((child) => [child, ...descendants(child)]);
 }
 
 function lineSplitter(): TransformStream<string, string> {
@@ -353,6 +375,46 @@ export function closedPort(): number {
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
+}
+
+/** Whether `sidecar` was asked to quit (a POST to /quitquitquit). */
+export function quitSent(sidecar: TestServer): boolean {
+  return sidecar.requests.some((r) =>
+    r.method === "POST" && r.path === "/quitquitquit"
+  );
+}
+
+/**
+ * Wait until `condition()` holds, looking every 10 ms, for what no event
+ * announces (a process's state in /proc); fails after `ms`.
+ */
+export async function waitUntil(
+  condition: () => boolean,
+  what: string,
+  ms = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** `promise`, or a failure naming `what` after `ms`: a regression fails, not hangs. */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A command line that runs what follows as PID 1 of a new PID namespace. */

@@ -11,6 +11,7 @@ import {
   istioEnv,
   istioStatus,
   podinfoDir,
+  quitSent,
   ROOT,
   RunningWrapper,
   TestServer,
@@ -20,12 +21,6 @@ import {
 
 const linux = Deno.build.os !== "linux";
 const PIN = "0".repeat(64);
-
-function quitSent(sidecar: FakeSidecar | TestServer): boolean {
-  return sidecar.requests.some((r) =>
-    r.method === "POST" && r.path === "/quitquitquit"
-  );
-}
 
 /** The quit arrived, and the wrapper saw the sidecar's port close. */
 function assertStopped(stderr: string, sidecar: FakeSidecar): void {

@@ -7,6 +7,7 @@ import {
   canUnsharePid,
   ROOT,
   RunningWrapper,
+  within,
   WRAPPER_ARGS,
 } from "./_helpers.ts";
 import { jobEnv, searchDefaultPath, withoutDenosFolder } from "../src/run.ts";
@@ -274,4 +275,68 @@ Deno.test("a relative plugin path resolves in a working directory named with #, 
   } finally {
     await Deno.remove(parent, { recursive: true });
   }
+});
+
+/**
+ * Signals Deno cannot listen to, by number: what each does to the wrapper.
+ * Not 32 and 33, glibc's own: a process started by Deno (glibc's
+ * `posix_spawn`) may start with them ignored.
+ */
+const UNCATCHABLE: ReadonlyArray<[number, "ends it" | "is survived"]> = [
+  [4, "ends it"], // SIGILL: Deno refuses a listener
+  [5, "ends it"], // SIGTRAP: not listened to (V8's fatal errors trap)
+  [7, "is survived"], // SIGBUS: Deno's own handler
+  [8, "ends it"], // SIGFPE: Deno refuses a listener
+  [11, "is survived"], // SIGSEGV: Deno's own handler
+  [34, "ends it"], // real-time: no name in Deno
+  [64, "ends it"],
+];
+
+/** The status of a process killed by a real-time signal, which Deno cannot name. */
+async function codeOf(process: Deno.ChildProcess): Promise<number> {
+  try {
+    return (await process.status).code;
+  } catch (error) {
+    return 128 + Number(/Invalid signal: (\d+)/.exec(String(error))![1]);
+  }
+}
+
+for (const [n, outcome] of UNCATCHABLE) {
+  Deno.test(`not PID 1, signal ${n}, which the wrapper cannot forward, ${outcome}, as the README's table says`, async () => {
+    await using run = new RunningWrapper([
+      "sh",
+      "-c",
+      'trap "echo got TERM; exit 3" TERM; echo $$; while :; do sleep 0.01; done',
+    ]);
+    const job = Number(await run.nextLine());
+    await new Deno.Command("sh", {
+      args: ["-c", `kill -${n} ${run.process.pid}`],
+    }).output();
+    if (outcome === "ends it") {
+      equal(await within(codeOf(run.process), `signal ${n} ends it`), 128 + n);
+      Deno.kill(job, "SIGKILL"); // orphaned: it ran on
+      return;
+    }
+    run.process.kill("SIGTERM"); // still alive: it forwards
+    equal(await run.nextLine(), "got TERM");
+    equal(await codeOf(run.process), 3);
+  });
+}
+
+Deno.test({
+  name:
+    `as PID 1 the kernel drops every signal the wrapper does not listen to: the job's own kill -N 1 for each of them leaves it running${why}`,
+  ignore: !canUnshare,
+  fn: async () => {
+    const numbers = [...UNCATCHABLE.map(([n]) => n), 21, 22];
+    const result = await asInit([
+      "sh",
+      "-c",
+      `for n in ${
+        numbers.join(" ")
+      }; do kill -$n 1; done; echo survived; exit 7`,
+    ]);
+    equal(result.stdout, "survived\n", result.stderr);
+    equal(result.code, 7, result.stderr);
+  },
 });

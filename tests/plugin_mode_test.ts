@@ -3,7 +3,8 @@
 // with the compiled binary's permissions, speaking the host's protocol.
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { ROOT, TestServer } from "./_helpers.ts";
-import { PLUGIN_MODE_ARG, readByteLines } from "../src/plugin_process.ts";
+import { readByteLines } from "../src/plugin_process.ts";
+import { PLUGIN_MODE_ARG } from "../src/plugin_mode_arg.ts";
 import type { HostMessage } from "../src/_protocol.ts";
 
 const COMPILED_PERMISSIONS = [

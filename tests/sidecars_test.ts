@@ -190,9 +190,11 @@ Deno.test("an absent sidecar is detected after WRAPPER_READY_ABSENT_AFTER and fo
     istio(port, {
       WRAPPER_READY_ABSENT_AFTER: "300ms",
       WRAPPER_READY_POLICY: "fail",
+      WRAPPER_READY_TIMEOUT: "1s", // under fail, absent means "not yet"
     }),
   );
-  equal(fail.code, 125);
+  equal(fail.code, 125, fail.stderr);
+  match(fail.stderr, /not ready within 1000 ms/);
 });
 
 for (
