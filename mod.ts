@@ -1,11 +1,12 @@
 /**
- * The API of `wrapper` plugins: the types a plugin implements and a
- * `definePlugin` helper.
+ * The API of `wrapper` plugins: the types a plugin implements. Types only,
+ * with no imports: `wrapper --print-types > wrapper_types.ts` writes this
+ * file, so a plugin type-checks offline and in CI.
  *
- * A plugin is one self-contained ES module that the wrapper runs in its own
- * Worker, allowed network access to localhost, 127.0.0.1 and [::1] only (the
- * built-ins, named by name, run in-process under the same loopback rule). It
- * can have no runtime imports (it is loaded from a `blob:` URL), so it
+ * A plugin is one self-contained ES module that the wrapper runs in a process
+ * of its own, allowed network access to localhost, 127.0.0.1 and [::1] only
+ * (the built-ins, named by name, run in-process under the same loopback
+ * rule). It can have no runtime imports (it is loaded from its text), so it
  * imports from here with `import type` only, which is erased:
  *
  * ```ts
@@ -115,6 +116,8 @@ export interface SidecarSettings {
    * metadata can show).
    */
   readonly injected: boolean | null;
+  /** How often a readiness wait logs that it is still waiting: 10 s. */
+  readonly progressMs: number;
 }
 
 /** How `waitReady` asks. */
@@ -173,10 +176,29 @@ export interface AfterExitContext extends HookContext {
 export interface Plugin {
   /** Lowercase letters, digits and dashes, starting with a letter: `istio-proxy`. */
   readonly name: string;
+  /**
+   * The options the plugin reads, by their `ctx.options` name: `quitUrl` is
+   * set by `WRAPPER_PLUGIN_<NAME>_QUIT_URL`. When declared, they are checked
+   * before the job starts: a `WRAPPER_PLUGIN_<NAME>_*` variable that is not
+   * one of them, or a `loopback` option that is not a loopback URL, is a
+   * usage error (exit 2; the sidecars are still told to quit). Defaults fill
+   * `ctx.options`, and `--help` lists the built-ins' options from here.
+   */
+  readonly options?: Readonly<Record<string, PluginOption>>;
   /** Runs before the command starts; if it fails, the command is not started. */
   beforeStart?(ctx: BeforeStartContext): void | Promise<void>;
   /** Runs after the command ended, concurrently with other plugins' hooks. */
   afterExit?(ctx: AfterExitContext): void | Promise<void>;
+}
+
+/** One option of a plugin, from `WRAPPER_PLUGIN_<NAME>_<OPTION>`. */
+export interface PluginOption {
+  /** One line: what it is, for `--help`. */
+  readonly description: string;
+  /** Its value when the variable is unset; none means `ctx.options` lacks it. */
+  readonly default?: string;
+  /** A URL the sidecar helpers call: it must be `http(s)://` on loopback. */
+  readonly loopback?: boolean;
 }
 
 /**
@@ -187,25 +209,4 @@ export interface Plugin {
 export interface LegacyPlugin {
   /** Runs after the command ended. */
   run(ctx: AfterExitContext): void | Promise<void>;
-}
-
-/**
- * Returns the plugin unchanged, typed as a `Plugin`. Useful where a runtime
- * import is possible (tests, bundled plugins); a plugin loaded by the wrapper
- * must be self-contained, so it uses `satisfies Plugin` instead.
- *
- * @example Typing a plugin in a test
- * ```ts
- * import { definePlugin } from "./mod.ts";
- *
- * const plugin = definePlugin({
- *   name: "hello",
- *   afterExit(ctx) {
- *     ctx.log.info("The job ended", { code: ctx.exit.code });
- *   },
- * });
- * ```
- */
-export function definePlugin<T extends Plugin>(plugin: T): T {
-  return plugin;
 }

@@ -14,14 +14,26 @@ import type { Plugin } from "../mod.ts";
 
 export default {
   name: "cloud-sql-proxy",
+  options: {
+    readyUrl: {
+      description: "readiness endpoint, polled until the sidecar is ready",
+      default: "http://localhost:9090/readiness",
+      loopback: true,
+    },
+    quitUrl: {
+      description: "quit endpoint, sent a POST after the command",
+      default: "http://localhost:9091/quitquitquit",
+      loopback: true,
+    },
+  },
   async beforeStart(ctx) {
     await ctx.waitReady(
-      ctx.options.readyUrl ?? "http://localhost:9090/readiness",
+      ctx.options.readyUrl!,
     );
   },
   async afterExit(ctx) {
     await ctx.quit(
-      ctx.options.quitUrl ?? "http://localhost:9091/quitquitquit",
+      ctx.options.quitUrl!,
       {
         hints: {
           404: "start the proxy with --quitquitquit to enable this endpoint",

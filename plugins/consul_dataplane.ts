@@ -16,9 +16,20 @@ import type { Plugin } from "../mod.ts";
 
 export default {
   name: "consul-dataplane",
+  options: {
+    quitUrl: {
+      description: "quit endpoint, sent a POST after the command",
+      default: "http://127.0.0.1:20600/graceful_shutdown",
+      loopback: true,
+    },
+    verify: {
+      description: "false: do not wait for the port to close after the quit",
+      default: "true",
+    },
+  },
   async afterExit(ctx) {
     await ctx.quit(
-      ctx.options.quitUrl ?? "http://127.0.0.1:20600/graceful_shutdown",
+      ctx.options.quitUrl!,
       { verify: ctx.options.verify !== "false" },
     );
   },

@@ -18,15 +18,31 @@ function headers(token: string | undefined): Record<string, string> {
 
 export default {
   name: "dapr",
+  options: {
+    readyUrl: {
+      description: "readiness endpoint, polled until the sidecar is ready",
+      default: "http://localhost:3500/v1.0/healthz",
+      loopback: true,
+    },
+    quitUrl: {
+      description: "quit endpoint, sent a POST after the command",
+      default: "http://localhost:3500/v1.0/shutdown",
+      loopback: true,
+    },
+    apiToken: {
+      description:
+        "sent as the dapr-api-token header (API token authentication)",
+    },
+  },
   async beforeStart(ctx) {
     await ctx.waitReady(
-      ctx.options.readyUrl ?? "http://localhost:3500/v1.0/healthz",
+      ctx.options.readyUrl!,
       { expect: [200, 204], headers: headers(ctx.options.apiToken) },
     );
   },
   async afterExit(ctx) {
     await ctx.quit(
-      ctx.options.quitUrl ?? "http://localhost:3500/v1.0/shutdown",
+      ctx.options.quitUrl!,
       {
         expect: [200, 202, 204],
         headers: headers(ctx.options.apiToken),

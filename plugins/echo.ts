@@ -7,6 +7,7 @@ import type { Plugin } from "../mod.ts";
 
 export default {
   name: "echo",
+  options: {},
   beforeStart(ctx) {
     ctx.log.info("Command starting", { command: ctx.command.join(" ") });
   },

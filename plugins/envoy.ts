@@ -13,12 +13,24 @@ import type { Plugin } from "../mod.ts";
 
 export default {
   name: "envoy",
+  options: {
+    readyUrl: {
+      description: "readiness endpoint, polled until the sidecar is ready",
+      default: "http://localhost:15000/ready",
+      loopback: true,
+    },
+    quitUrl: {
+      description: "quit endpoint, sent a POST after the command",
+      default: "http://localhost:15000/quitquitquit",
+      loopback: true,
+    },
+  },
   async beforeStart(ctx) {
-    await ctx.waitReady(ctx.options.readyUrl ?? "http://localhost:15000/ready");
+    await ctx.waitReady(ctx.options.readyUrl!);
   },
   async afterExit(ctx) {
     await ctx.quit(
-      ctx.options.quitUrl ?? "http://localhost:15000/quitquitquit",
+      ctx.options.quitUrl!,
       {
         hints: { 405: "Envoy's admin /quitquitquit takes POST only" },
       },

@@ -49,6 +49,18 @@ function parseEndpoints(option: string, value: string | undefined): Endpoint[] {
 
 export default {
   name: "http",
+  options: {
+    ready: {
+      description: "readiness endpoints: URLs, comma-separated, or a JSON list",
+    },
+    quit: {
+      description: "quit endpoints: URLs, comma-separated, or a JSON list",
+    },
+    verify: {
+      description: "false: do not wait for the ports to close after the quits",
+      default: "true",
+    },
+  },
   async beforeStart(ctx) {
     await Promise.all(
       parseEndpoints("READY", ctx.options.ready).map(({ url, ...options }) =>

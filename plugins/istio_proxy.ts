@@ -12,14 +12,26 @@ import type { Plugin } from "../mod.ts";
 
 export default {
   name: "istio-proxy",
+  options: {
+    readyUrl: {
+      description: "readiness endpoint, polled until the sidecar is ready",
+      default: "http://localhost:15021/healthz/ready",
+      loopback: true,
+    },
+    quitUrl: {
+      description: "quit endpoint, sent a POST after the command",
+      default: "http://localhost:15020/quitquitquit",
+      loopback: true,
+    },
+  },
   async beforeStart(ctx) {
     await ctx.waitReady(
-      ctx.options.readyUrl ?? "http://localhost:15021/healthz/ready",
+      ctx.options.readyUrl!,
     );
   },
   async afterExit(ctx) {
     await ctx.quit(
-      ctx.options.quitUrl ?? "http://localhost:15020/quitquitquit",
+      ctx.options.quitUrl!,
       {
         hints: {
           403: "pilot-agent only accepts quit requests from loopback",

@@ -17,11 +17,23 @@ import type { Plugin } from "../mod.ts";
 
 export default {
   name: "linkerd",
+  options: {
+    readyUrl: {
+      description: "readiness endpoint, polled until the sidecar is ready",
+      default: "http://localhost:4191/ready",
+      loopback: true,
+    },
+    quitUrl: {
+      description: "quit endpoint, sent a POST after the command",
+      default: "http://localhost:4191/shutdown",
+      loopback: true,
+    },
+  },
   async beforeStart(ctx) {
-    await ctx.waitReady(ctx.options.readyUrl ?? "http://localhost:4191/ready");
+    await ctx.waitReady(ctx.options.readyUrl!);
   },
   async afterExit(ctx) {
-    await ctx.quit(ctx.options.quitUrl ?? "http://localhost:4191/shutdown", {
+    await ctx.quit(ctx.options.quitUrl!, {
       hints: {
         403: "the Linkerd proxy only accepts /shutdown from loopback",
         404:

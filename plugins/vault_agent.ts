@@ -14,9 +14,16 @@ import type { Plugin } from "../mod.ts";
 
 export default {
   name: "vault-agent",
+  options: {
+    quitUrl: {
+      description: "quit endpoint, sent a POST after the command",
+      default: "http://127.0.0.1:8200/agent/v1/quit",
+      loopback: true,
+    },
+  },
   async afterExit(ctx) {
     await ctx.quit(
-      ctx.options.quitUrl ?? "http://127.0.0.1:8200/agent/v1/quit",
+      ctx.options.quitUrl!,
       {
         hints: {
           404:

@@ -8,9 +8,10 @@ import type {
   ExitStatus,
   HookName,
   LogProperties,
+  PluginOption,
   SidecarSettings,
 } from "../mod.ts";
-import { PROTOCOL_VERSION } from "./plugin_runtime.ts";
+import { checkOptions, PROTOCOL_VERSION } from "./plugin_runtime.ts";
 
 /** Log levels a plugin can use. */
 export type PluginLogLevel = "debug" | "info" | "warn" | "error";
@@ -60,7 +61,9 @@ export function checkWorkerMessage(data: unknown): WorkerMessage | undefined {
       const { hooks } = message;
       const valid = message.protocol === PROTOCOL_VERSION &&
         Array.isArray(hooks) &&
-        hooks.every((h) => h === "beforeStart" || h === "afterExit");
+        hooks.every((h) => h === "beforeStart" || h === "afterExit") &&
+        (message.options === undefined ||
+          typeof checkOptions(message.options) === "object");
       return valid ? data as WorkerMessage : undefined;
     }
     case "load-failed":
@@ -85,7 +88,13 @@ export function checkWorkerMessage(data: unknown): WorkerMessage | undefined {
 
 /** Worker → host. */
 export type WorkerMessage =
-  | { kind: "loaded"; protocol: number; name: unknown; hooks: HookName[] }
+  | {
+    kind: "loaded";
+    protocol: number;
+    name: unknown;
+    hooks: HookName[];
+    options?: Record<string, PluginOption>;
+  }
   | { kind: "load-failed"; message: string }
   | { kind: "done" }
   | { kind: "failed"; message: string }

@@ -14,7 +14,6 @@ import {
 } from "./config.ts";
 import { firstLine, UsageError } from "./errors.ts";
 import { EXIT_SOFTWARE, EXIT_USAGE } from "./exit_codes.ts";
-import { helpText, VERSION } from "./help.ts";
 import {
   flushLogs,
   preloadLogging,
@@ -35,17 +34,14 @@ export async function main(
   signals: SignalRelay,
 ): Promise<number> {
   try {
-    const { config, problems } = readConfig(args, env); // 1. config, once
+    const { config, problems, warnings } = readConfig(args, env); // 1. config
     if (config.action !== "run") {
       // No job: a mistake here is a person's, with no sidecar to stop.
       if (problems.length > 0) return usageError(problems[0]!);
-      const text = config.action === "help"
-        ? helpText()
-        : `wrapper ${VERSION}\n`;
-      await writeOut(text);
-      return 0;
+      return await noJob(config, env);
     }
     setupLogging(config.logLevel, config.logFormat); // 2. stderr logger
+    for (const warning of warnings) wrapperLogger().warn(warning);
     const reaping = startReaper(); // as PID 1: orphans' zombies
     if (reaping !== undefined && Deno.pid === 1) {
       wrapperLogger().warn("Orphaned processes will not be reaped", {
@@ -77,6 +73,42 @@ export async function main(
     );
     return EXIT_SOFTWARE;
   }
+}
+
+/** `--help`, `--version`, `--print-types`, `--check-plugin`: no job runs. */
+async function noJob(
+  config: Config,
+  env: Readonly<Record<string, string>>,
+): Promise<number> {
+  if (config.action === "types") {
+    const { default: types } = await import("../mod.ts", {
+      with: { type: "text" },
+    });
+    await writeOut(types);
+    return 0;
+  }
+  if (config.action === "check") {
+    setupLogging(config.logLevel, config.logFormat);
+    const { checkPlugins } = await import("./check_plugin.ts");
+    const plan = planPlugins(config.plugins, undefined);
+    for (const problem of plan.problems) return usageError(problem);
+    const { text, code } = await checkPlugins(
+      config,
+      plan,
+      env,
+      wrapperLogger(),
+    );
+    await writeOut(text);
+    await flushLogs();
+    return code;
+  }
+  const { builtinHelp, helpText, VERSION } = await import("./help.ts");
+  await writeOut(
+    config.action === "help"
+      ? helpText(await builtinHelp())
+      : `wrapper ${VERSION}\n`,
+  );
+  return 0;
 }
 
 /**

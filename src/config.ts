@@ -14,7 +14,7 @@ export type LogFormat = "text" | "json";
 /** Everything the wrapper needs to know, resolved from flags then env. */
 export interface Config {
   /** What to do: run the command, or print help or version. */
-  action: "run" | "help" | "version";
+  action: "run" | "help" | "version" | "types" | "check";
   /** The command and its arguments, untouched. */
   command: string[];
   /** Plugin specs in load order: flags first, then `WRAPPER_PLUGIN_PATH`. */
@@ -97,6 +97,7 @@ const LEVELS: Record<string, LogLevelSetting> = {
 const VALUE_OPTIONS = new Map<string, keyof typeof ENV_VARS>([
   ["-p", "pluginPath"],
   ["--plugin", "pluginPath"],
+  ["--check-plugin", "pluginPath"],
   ["-t", "pluginTimeout"],
   ["--timeout", "pluginTimeout"],
   ["--log-level", "logLevel"],
@@ -109,6 +110,8 @@ export interface ConfigReading {
   config: Config;
   /** Each mistake found, in order; empty when the config is valid. */
   problems: UsageError[];
+  /** What is odd but not wrong, to log once logging is set up. */
+  warnings: string[];
 }
 
 /** Parse `args` (options, then the command) and `env`; throws the first mistake. */
@@ -131,7 +134,10 @@ export function readConfig(
   env: Readonly<Record<string, string>>,
 ): ConfigReading {
   const problems: UsageError[] = [];
-  const { flags, flagPlugins, action, command } = readArgs(args, problems);
+  const { flags, flagNames, flagPlugins, action, command } = readArgs(
+    args,
+    problems,
+  );
   const lenient = <T>(fallback: T, parse: () => T): T => {
     try {
       return parse();
@@ -143,10 +149,13 @@ export function readConfig(
   };
   const fromEnv = (key: keyof typeof ENV_VARS) =>
     flags[key] ?? emptyToUndefined(env[ENV_VARS[key]]);
+  /** What a mistake names: the flag if one gave the value, else the variable. */
+  const source = (key: keyof typeof ENV_VARS) =>
+    flagNames[key] ?? ENV_VARS[key];
   const duration = (key: keyof typeof ENV_VARS, fallbackMs: number) =>
     lenient(
       fallbackMs,
-      () => parseDuration(fromEnv(key), fallbackMs, ENV_VARS[key]),
+      () => parseDuration(fromEnv(key), fallbackMs, source(key)),
     );
   const onOff = (key: keyof typeof ENV_VARS, fallback: boolean) =>
     lenient(fallback, () => parseSwitch(fromEnv(key), fallback, ENV_VARS[key]));
@@ -161,8 +170,13 @@ export function readConfig(
       () => parseChoice(fromEnv(key) ?? fallback, choices, what),
     );
   const plugins = [...flagPlugins];
+  const warnings: string[] = [];
   const envPath = env[ENV_VARS.pluginPath];
-  if (envPath !== undefined && envPath.trim() !== "") {
+  if (envPath !== undefined && envPath.trim() === "") {
+    warnings.push(
+      `${ENV_VARS.pluginPath} is set but empty: no plugin comes from it (an unset template value?)`,
+    );
+  } else if (envPath !== undefined) {
     for (const spec of splitSpecs(envPath, ENV_VARS.pluginPath, problems)) {
       if (!plugins.includes(spec)) plugins.push(spec);
     }
@@ -192,7 +206,36 @@ export function readConfig(
       ENV_VARS.signalTarget,
     ),
   };
-  return { config, problems };
+  if (action === "run") {
+    for (const name of unknownSettings(env)) {
+      problems.push(
+        new UsageError(
+          `Unknown variable ${name}: no such setting, and not a plugin option (${PLUGIN_OPTION_PREFIX}<NAME>_<OPTION>)`,
+        ),
+      );
+    }
+  }
+  return { config, problems, warnings };
+}
+
+/**
+ * `WRAPPER_*` variables that are neither a setting nor shaped like a plugin
+ * option (`WRAPPER_PLUGIN_<NAME>_<OPTION>`): `WRAPPER_PLUGINS`,
+ * `WRAPPER_PLUGIN_TIMOUT`, `WRAPPER_LOGLEVEL`. A plugin option is checked
+ * once the plugins are loaded (`unusedEnvVars`, declared options).
+ */
+export function unknownSettings(
+  env: Readonly<Record<string, string>>,
+): string[] {
+  const known = new Set<string>(Object.values(ENV_VARS));
+  const option = new RegExp(
+    `^${PLUGIN_OPTION_PREFIX}[A-Z0-9]+(_[A-Z0-9]+)*_[A-Z0-9]+$`,
+  );
+  const reserved = new RegExp(`^${PLUGIN_OPTION_PREFIX}(PATH|TIMEOUT)_`);
+  return Object.keys(env).filter((key) =>
+    key.startsWith("WRAPPER_") && !known.has(key) &&
+    (!option.test(key) || reserved.test(key))
+  ).sort();
 }
 
 const FORMATS = { text: "text", json: "json" } as const;
@@ -203,6 +246,7 @@ const TARGETS = { process: false, group: true } as const;
 function readArgs(args: readonly string[], problems: UsageError[]) {
   const flagPlugins: string[] = [];
   const flags: Partial<Record<keyof typeof ENV_VARS, string>> = {};
+  const flagNames: Partial<Record<keyof typeof ENV_VARS, string>> = {};
   let action: Config["action"] = "run";
   let i = 0;
   for (; i < args.length; i++) {
@@ -220,6 +264,10 @@ function readArgs(args: readonly string[], problems: UsageError[]) {
       if (action === "run") action = "version";
       continue;
     }
+    if (arg === "--print-types") {
+      if (action === "run") action = "types";
+      continue;
+    }
     const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
     const name = eq === -1 ? arg : arg.slice(0, eq);
     const key = VALUE_OPTIONS.get(name);
@@ -234,11 +282,15 @@ function readArgs(args: readonly string[], problems: UsageError[]) {
       problems.push(new UsageError(`Option "${name}" needs a value`));
       continue;
     }
+    if (name === "--check-plugin" && action === "run") action = "check";
     if (key === "pluginPath") {
       for (const spec of splitSpecs(value, name, problems)) {
         if (!flagPlugins.includes(spec)) flagPlugins.push(spec);
       }
-    } else flags[key] = value;
+    } else {
+      flags[key] = value;
+      flagNames[key] = name;
+    }
   }
   const command = args.slice(i);
   if (action === "run" && command.length === 0) {
@@ -246,7 +298,7 @@ function readArgs(args: readonly string[], problems: UsageError[]) {
   } else if (action === "run" && command[0] === "") {
     problems.push(new UsageError("The command is an empty string"));
   }
-  return { flags, flagPlugins, action, command };
+  return { flags, flagNames, flagPlugins, action, command };
 }
 
 const SWITCH: Record<string, boolean> = {
@@ -284,9 +336,18 @@ export function splitSpecs(
   return specs.filter((spec) => spec !== "");
 }
 
+/** Milliseconds per duration unit, largest first (each at most once, in order). */
+const UNITS: ReadonlyArray<[string, number]> = [
+  ["h", 3_600_000],
+  ["m", 60_000],
+  ["s", 1000],
+  ["ms", 1],
+];
+
 /**
- * Parse a duration: a number with unit `ms`, `s` or `m`; a bare number is
- * seconds. Must be more than 0 and at most one hour.
+ * Parse a duration: numbers with units `h`, `m`, `s`, `ms`, largest first
+ * (`1m30s`, `1.5s`, `500ms`); a bare number is seconds. More than 0, at most
+ * one hour.
  */
 export function parseDuration(
   value: string | undefined,
@@ -294,20 +355,35 @@ export function parseDuration(
   what: string,
 ): number {
   if (value === undefined) return fallbackMs;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (match === null) {
+  const ms = durationMs(value.trim());
+  if (ms === undefined) {
     throw new UsageError(
-      `Invalid duration "${value}" for ${what}: use e.g. "500ms", "10s", "1m"`,
+      `Invalid duration "${value}" for ${what}: use e.g. "500ms", "10s", "1m30s"`,
     );
   }
-  const scale = { ms: 1, s: 1000, m: 60_000 }[match[2] ?? "s"]!;
-  const ms = Math.round(Number(match[1]) * scale);
   if (ms <= 0 || ms > 3_600_000) {
     throw new UsageError(
       `Duration "${value}" for ${what} is out of range: more than 0, at most 1h`,
     );
   }
   return ms;
+}
+
+function durationMs(text: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/gy)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
+    return undefined;
+  }
+  let ms = 0;
+  let last = -1;
+  for (const [, number, unit] of parts) {
+    const index = UNITS.findIndex(([name]) => name === unit);
+    if (index <= last) return undefined; // "10s1m", "1s1s"
+    last = index;
+    ms += Number(number) * UNITS[index]![1];
+  }
+  return Math.round(ms);
 }
 
 function parseChoice<T>(

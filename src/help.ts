@@ -5,6 +5,9 @@
 import denoJson from "../deno.json" with { type: "json" };
 import { DEFAULTS, ENV_VARS } from "./config.ts";
 import { DEFAULT_PODINFO_DIR } from "./podinfo.ts";
+import type { Plugin, PluginOption } from "../mod.ts";
+import { optionEnvName } from "./plugin_options.ts";
+import { BUILTIN_PLUGINS } from "./plugin_source.ts";
 import {
   EXIT_NOT_EXECUTABLE,
   EXIT_NOT_FOUND,
@@ -37,8 +40,40 @@ function table(rows: [string, string][]): string {
   }).join("\n");
 }
 
-/** The `--help` text. */
-export function helpText(): string {
+/** A built-in plugin's name and declared options, for the help text. */
+export interface BuiltinHelp {
+  name: string;
+  options: Readonly<Record<string, PluginOption>>;
+}
+
+/** The built-ins' declarations, read from their modules. */
+export async function builtinHelp(): Promise<BuiltinHelp[]> {
+  return await Promise.all(
+    Object.entries(BUILTIN_PLUGINS).map(async ([name, file]) => {
+      const plugin: Plugin = (await import(`../plugins/${file}`)).default;
+      return { name, options: plugin.options ?? {} };
+    }),
+  );
+}
+
+/** One row per option of each built-in; a built-in with none gets one row. */
+function builtinOptions(builtins: readonly BuiltinHelp[]): string {
+  return table(builtins.flatMap(({ name, options }) => {
+    const rows = Object.entries(options).map(([option, spec]): [
+      string,
+      string,
+    ] => [
+      `${name} ${optionEnvName(option)}`,
+      `${spec.description}${
+        spec.default === undefined ? "" : ` (default ${spec.default})`
+      }`,
+    ]);
+    return rows.length > 0 ? rows : [[name, "no options"]];
+  }));
+}
+
+/** The `--help` text, with the built-ins' options from their declarations. */
+export function helpText(builtins: readonly BuiltinHelp[]): string {
   return `wrapper ${VERSION}: run a command, then tell its sidecars to quit
 
 Usage: wrapper [options] [--] <command> [args...]
@@ -56,6 +91,11 @@ Options (before the command; everything from the command on is its own):
       --log-format <fmt>   text or json (JSON Lines) (default text).
   -h, --help               Show this help.
   -V, --version            Show the version.
+      --check-plugin <spec> Load the plugin (and those of -p), run nothing,
+                           and print its name, hooks and options, or why it
+                           cannot load (exit ${EXIT_NOT_STARTED}).
+      --print-types        Print the plugin API's types (mod.ts), for
+                           type-checking a plugin: > wrapper_types.ts
 
 Environment (a flag wins over its variable):
 ${
@@ -129,23 +169,9 @@ ${
   names the built-ins for the sidecars the pod's metadata shows (they are
   added whenever the metadata is mounted; "auto" warns when it is not).
 
-Built-in plugins and their options (WRAPPER_PLUGIN_<NAME>_<OPTION>; "off" skips):
-  echo              logs each hook, with the exit code; no options
-  istio-proxy       READY_URL http://localhost:15021/healthz/ready
-                    QUIT_URL  http://localhost:15020/quitquitquit
-  envoy             READY_URL http://localhost:15000/ready
-                    QUIT_URL  http://localhost:15000/quitquitquit
-  linkerd           READY_URL http://localhost:4191/ready
-                    QUIT_URL  http://localhost:4191/shutdown
-  cloud-sql-proxy   READY_URL http://localhost:9090/readiness
-                    QUIT_URL  http://localhost:9091/quitquitquit
-  dapr              READY_URL http://localhost:3500/v1.0/healthz
-                    QUIT_URL  http://localhost:3500/v1.0/shutdown
-                    API_TOKEN (none) sent as dapr-api-token
-  consul-dataplane  QUIT_URL  http://127.0.0.1:20600/graceful_shutdown
-                    VERIFY    true
-  vault-agent       QUIT_URL  http://127.0.0.1:8200/agent/v1/quit
-  http              READY, QUIT: endpoint lists (none); VERIFY true
+Built-in plugins and their options (WRAPPER_PLUGIN_<NAME>_<OPTION>; a URL "off"
+skips that call):
+${builtinOptions(builtins)}
 
 Exit codes:
   n                        the command exited with n

@@ -10,7 +10,7 @@
  * never fatal. What the replies mean is plugin_replies.ts.
  * @module
  */
-import type { HookName } from "../mod.ts";
+import type { HookName, PluginOption } from "../mod.ts";
 import {
   checkWorkerMessage,
   type HookContextData,
@@ -121,6 +121,7 @@ export class LoadedPlugin {
   #loadTimeoutMs: number;
   #name: string;
   #hooks: HookName[] = [];
+  #options: Readonly<Record<string, PluginOption>> | undefined;
   #port: PluginPort | undefined;
   #log: Logger;
   #settle: ((reply: Reply) => void) | undefined;
@@ -211,6 +212,11 @@ export class LoadedPlugin {
     return this.#hooks;
   }
 
+  /** The options it declares, if it does. */
+  get options(): Readonly<Record<string, PluginOption>> | undefined {
+    return this.#options;
+  }
+
   /** Send a message and wait for its reply, at most `timeoutMs`. */
   request(message: HostMessage, timeoutMs: number): Promise<Reply> {
     const port = this.#port;
@@ -234,13 +240,14 @@ export class LoadedPlugin {
 
   /** Check a load reply; throws `PluginError` when it is not a plugin. */
   accept(reply: Reply): this {
-    const { name, hooks } = checkLoaded(
+    const { name, hooks, options } = checkLoaded(
       reply,
       this.#source.location,
       this.#loadTimeoutMs,
     );
     this.#name = name;
     this.#hooks = hooks;
+    this.#options = options;
     this.#log = pluginLogger(name);
     return this;
   }

@@ -4,7 +4,7 @@
  * outcome. The transport that carries the replies is plugin_host.ts.
  * @module
  */
-import type { HookName } from "../mod.ts";
+import type { HookName, PluginOption } from "../mod.ts";
 import type { WorkerMessage } from "./_protocol.ts";
 import { firstLine, PluginError } from "./errors.ts";
 import { explainHookError, explainLoadError } from "./plugin_errors.ts";
@@ -36,14 +36,18 @@ export type HookOutcome =
   };
 
 /**
- * The name and hooks of a plugin that loaded; throws `PluginError` with the
+ * The name, hooks and declared options of a plugin that loaded; throws `PluginError` with the
  * reason when the reply says it did not, or is not a plugin.
  */
 export function checkLoaded(
   reply: Reply,
   location: PluginLocation,
   loadTimeoutMs: number,
-): { name: string; hooks: HookName[] } {
+): {
+  name: string;
+  hooks: HookName[];
+  options: Readonly<Record<string, PluginOption>> | undefined;
+} {
   const fail = (reason: string) => new PluginError(location.spec, reason);
   switch (reply.kind) {
     case "loaded":
@@ -67,7 +71,7 @@ export function checkLoaded(
     default:
       throw fail(`unexpected "${reply.kind}" while loading`);
   }
-  const { name, hooks } = reply; // hooks checked by checkWorkerMessage
+  const { name, hooks, options } = reply; // checked by checkWorkerMessage
   if (typeof name !== "string" || !PLUGIN_NAME_PATTERN.test(name)) {
     throw fail(
       `invalid name ${
@@ -81,7 +85,7 @@ export function checkLoaded(
   if (hooks.length === 0) {
     throw fail("exports no hook (beforeStart or afterExit)");
   }
-  return { name, hooks };
+  return { name, hooks, options };
 }
 
 /** The outcome of a hook call from the runtime's reply to it. */

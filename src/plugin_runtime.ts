@@ -23,6 +23,7 @@ import type {
 import type {
   HookName,
   PluginLogger,
+  PluginOption,
   QuitOptions,
   ReadyOptions,
   SidecarSettings,
@@ -159,6 +160,48 @@ export function safeJson(value: unknown, maxString = Infinity): string {
   }
 }
 
+/** Most options a plugin may declare. */
+export const MAX_OPTIONS = 64;
+const OPTION_NAME = /^[a-z][a-zA-Z0-9]{0,62}$/;
+
+/**
+ * A plugin's declared options as plain data, or why they are not valid.
+ * The runtime checks what the plugin exports; the host checks again what a
+ * runtime sends (it runs the plugin's code, which can post anything).
+ */
+export function checkOptions(
+  value: unknown,
+): Record<string, PluginOption> | string {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return "options must be an object of { description, default?, loopback? }";
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_OPTIONS) return `more than ${MAX_OPTIONS} options`;
+  const options: Record<string, PluginOption> = {};
+  for (const [name, option] of entries) {
+    const where = `option ${cut(safeJson(name), 40)}`;
+    if (!OPTION_NAME.test(name)) {
+      return `${where}: a name is camelCase letters and digits (quitUrl)`;
+    }
+    const { description, default: fallback, loopback } = option ?? {};
+    if (typeof description !== "string" || description.length > 200) {
+      return `${where}: description must be a string of at most 200 characters`;
+    }
+    if (fallback !== undefined && typeof fallback !== "string") {
+      return `${where}: default must be a string`;
+    }
+    if (loopback !== undefined && typeof loopback !== "boolean") {
+      return `${where}: loopback must be true or false`;
+    }
+    options[name] = {
+      description,
+      ...(fallback === undefined ? {} : { default: cut(fallback, 4096) }),
+      ...(loopback === undefined ? {} : { loopback }),
+    };
+  }
+  return options;
+}
+
 // --- The runtime ---------------------------------------------------------------
 
 type Hook = (ctx: unknown) => unknown;
@@ -169,6 +212,7 @@ const IDLE_SIDECAR: SidecarSettings = {
   verifyTimeoutMs: 0,
   native: false,
   injected: null,
+  progressMs: 10_000,
 };
 
 /**
@@ -371,7 +415,10 @@ export function pluginRuntime(
       for (const hook of ["beforeStart", "afterExit"] as const) {
         if (typeof plugin[hook] === "function") hooks[hook] = plugin[hook];
       }
-      return { name: plugin.name as unknown };
+      if (plugin.options === undefined) return { name: plugin.name as unknown };
+      const options = checkOptions(plugin.options);
+      if (typeof options === "string") throw new TypeError(options);
+      return { name: plugin.name as unknown, options };
     }
     if (typeof module.getPlugin === "function") {
       const legacy = await module.getPlugin();
@@ -439,7 +486,18 @@ export function pluginRuntime(
       const expect = options.expect ?? [200];
       const started = Date.now();
       let last: string | undefined; // the last answer, once anything answered
+      let report = started + settings.progressMs;
+      log.debug("Waiting for the sidecar to be ready", { url, timeoutMs });
       for (let attempt = 1;; attempt++) {
+        if (Date.now() >= report) {
+          report += settings.progressMs;
+          log.info("Still waiting for the sidecar", {
+            url,
+            waitedMs: Date.now() - started,
+            timeoutMs,
+            last: last ?? "connection refused",
+          });
+        }
         try {
           const response = await fetch(url, {
             method: options.method ?? "GET",
@@ -600,13 +658,14 @@ export function pluginRuntime(
         const url = data.code === undefined ? data.url : URL.createObjectURL(
           new Blob([data.code], { type: data.mediaType ?? "" }),
         );
-        const { name } = await load(url, data.fallbackName);
+        const { name, options } = await load(url, data.fallbackName);
         if (hooks.beforeStart === undefined) warmSoon();
         post({
           kind: "loaded",
           protocol: PROTOCOL_VERSION,
           name,
           hooks: Object.keys(hooks) as HookName[],
+          ...(options === undefined ? {} : { options }),
         });
       } catch (error) {
         post({ kind: "load-failed", message: describe(error) });

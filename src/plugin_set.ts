@@ -23,12 +23,17 @@ import {
   resolveSpec,
 } from "./plugin_source.ts";
 import { after } from "./plugin_runtime.ts";
+import { optionProblems, withDefaults } from "./plugin_options.ts";
+import { LOOPBACK_HOSTS } from "./plugin_process.ts";
 
 /**
  * How long a local plugin may go on being read and loaded after a stop
  * signal: a normal load takes tens of ms, and then its quit can be sent.
  */
 export const STOP_LOAD_GRACE_MS = 1000;
+
+/** How often a readiness wait logs that it is still waiting. */
+export const READY_PROGRESS_MS = 10_000;
 
 /** What a hook's context adds after the job: how it ended. */
 export type ExitFields = Pick<
@@ -191,6 +196,26 @@ export class PluginSet {
     }
   }
 
+  /**
+   * Each loaded plugin's options against those it declares: an unknown
+   * option, or a non-loopback URL. Empty when all is well.
+   */
+  optionProblems(): string[] {
+    return this.plugins.flatMap((plugin) =>
+      plugin.options === undefined ? [] : optionProblems(
+        plugin.name,
+        plugin.options,
+        this.#given(plugin.name),
+        LOOPBACK_HOSTS,
+      )
+    );
+  }
+
+  /** The options set for plugin `name` by variables. */
+  #given(name: string): Record<string, string> {
+    return pluginOptions(this.#env, name, this.plugins.map((p) => p.name));
+  }
+
   /** Run `hook` of every plugin that has it, concurrently; true for each success. */
   async run(hook: HookName, exit?: ExitFields): Promise<boolean[]> {
     const calls = this.plugins.filter((p) => p.hooks.includes(hook)).map(
@@ -224,14 +249,11 @@ export class PluginSet {
     exit: ExitFields | undefined,
   ): HookContextData {
     const config = this.#config;
+    const declared = this.plugins.find((p) => p.name === name)?.options;
     return {
       hook,
       command: config.command,
-      options: pluginOptions(
-        this.#env,
-        name,
-        this.plugins.map((p) => p.name),
-      ),
+      options: withDefaults(declared, this.#given(name), LOOPBACK_HOSTS),
       timeoutMs: hook === "beforeStart"
         ? config.readyTimeoutMs
         : config.hookTimeoutMs,
@@ -257,6 +279,7 @@ export class PluginSet {
       verifyTimeoutMs: config.verifyTimeoutMs,
       native: config.nativeSidecars || (detected?.native ?? false),
       injected,
+      progressMs: READY_PROGRESS_MS,
     };
   }
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import { EXIT_NOT_STARTED, EXIT_SOFTWARE } from "./exit_codes.ts";
+import { EXIT_NOT_STARTED, EXIT_SOFTWARE, EXIT_USAGE } from "./exit_codes.ts";
 import type { Logger } from "./log.ts";
 import type { PluginPlan } from "./plan.ts";
 import { PluginSet } from "./plugin_set.ts";
@@ -90,6 +90,9 @@ async function upToTheJob(
   if (options.refuse !== undefined) return notStarted(options.refuse, null);
   if (signals.stopSignal !== undefined) return stopped(signals.stopSignal, log);
   if (failure !== undefined) return notStarted(EXIT_NOT_STARTED, null);
+  const mistakes = plugins.optionProblems();
+  for (const mistake of mistakes) log.error(mistake);
+  if (mistakes.length > 0) return notStarted(EXIT_USAGE, null);
   plugins.reportUnusedVariables();
   // 3. beforeStart: a stop signal ends the readiness waits at once.
   const interrupt = () => plugins.close(`interrupted by ${signals.stopSignal}`);

@@ -377,6 +377,20 @@ export function closedPort(): number {
   return port;
 }
 
+/** A plugin file written for one test; removed with its folder. */
+export async function tempPlugin(
+  name: string,
+  code: string,
+): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, code);
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
 /** Whether `sidecar` was asked to quit (a POST to /quitquitquit). */
 export function quitSent(sidecar: TestServer): boolean {
   return sidecar.requests.some((r) =>

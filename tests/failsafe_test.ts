@@ -14,6 +14,7 @@ import {
   quitSent,
   ROOT,
   RunningWrapper,
+  tempPlugin,
   TestServer,
   wrapper,
   WRAPPER_ARGS,
@@ -39,20 +40,6 @@ async function withIstio(
   });
   await sidecar.close();
   return { result, sidecar };
-}
-
-/** A plugin file written for one test; removed with its folder. */
-async function tempPlugin(
-  name: string,
-  code: string,
-): Promise<{ path: string } & AsyncDisposable> {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/${name}`;
-  await Deno.writeTextFile(path, code);
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
 }
 
 // --- A plugin that cannot be loaded ----------------------------------------

@@ -5,7 +5,13 @@ import { checkWorkerMessage } from "../src/_protocol.ts";
 import { optionClash, pluginOptions } from "../src/config.ts";
 import { escapeControls } from "../src/log.ts";
 import { explainHookError, explainLoadError } from "../src/plugin_errors.ts";
-import { fakePilotAgent, wrapper } from "./_helpers.ts";
+import {
+  fakePilotAgent,
+  ROOT,
+  tempPlugin,
+  wrapper,
+  WRAPPER_ARGS,
+} from "./_helpers.ts";
 
 async function runPlugin(code: string, args: string[] = []) {
   const dir = await Deno.makeTempDir();
@@ -230,4 +236,37 @@ Deno.test("checkWorkerMessage() refuses what a plugin's runtime could forge", ()
     equal(checkWorkerMessage(bad), undefined, JSON.stringify(bad));
   }
   deepStrictEqual(checkWorkerMessage({ kind: "done" }), { kind: "done" });
+});
+
+Deno.test("every line logged before the job starts is written before the job's first output (one stream for both)", async () => {
+  await using plugin = await tempPlugin(
+    "noisy.ts",
+    `export default { name: "noisy", async beforeStart(ctx) {\n` +
+      `  for (let i = 0; i < 200; i++) ctx.log.info("line " + i);\n` +
+      `  console.log("console line");\n` +
+      `  await new Promise((r) => setTimeout(r, 1));\n` +
+      `  ctx.log.info("last before start");\n} };\n`,
+  );
+  const { stdout } = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `exec "$@" 2>&1`,
+      "sh",
+      Deno.execPath(),
+      ...WRAPPER_ARGS,
+      "-p",
+      `${plugin.path},echo`,
+      "echo",
+      "JOB-OUTPUT",
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+  }).output();
+  const lines = new TextDecoder().decode(stdout).split("\n");
+  const job = lines.indexOf("JOB-OUTPUT");
+  ok(job > 0, lines.join("\n"));
+  for (const before of ["last before start", "console line", "line 199"]) {
+    const at = lines.findIndex((line) => line.includes(before));
+    ok(at >= 0 && at < job, `${before}: ${at} vs ${job}`);
+  }
 });

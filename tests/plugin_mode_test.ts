@@ -108,6 +108,7 @@ Deno.test("plugin mode: the plugin reaches loopback and nothing else, and speaks
         verifyTimeoutMs: 1000,
         native: false,
         injected: null,
+        progressMs: 10_000,
       },
     },
   });

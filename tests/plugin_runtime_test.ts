@@ -158,7 +158,7 @@ Deno.test("checkLoaded and hookOutcome: the host's reading of a runtime's replie
       location,
       100,
     ),
-    { name: "echo", hooks: ["afterExit"] },
+    { name: "echo", hooks: ["afterExit"], options: undefined },
   );
   const reason = (reply: Parameters<typeof checkLoaded>[0]) => {
     try {
@@ -251,4 +251,57 @@ Deno.test("the protocol is versioned: a runtime refuses a host of another versio
   const loaded = { kind: "loaded", name: "echo", hooks: ["afterExit"] };
   equal(checkWorkerMessage(loaded), undefined);
   ok(checkWorkerMessage({ ...loaded, protocol: PROTOCOL_VERSION }));
+});
+
+Deno.test("a readiness wait says where and how long it waits (debug), then a progress line each progressMs (info), then why it gave up", async () => {
+  await using sidecar = new TestServer(() => new Response("", { status: 503 }));
+  const messages: Array<Record<string, unknown>> = [];
+  const receive = pluginRuntime((message) => messages.push(message));
+  await receive({
+    kind: "load",
+    protocol: PROTOCOL_VERSION,
+    url: new URL("../plugins/istio_proxy.ts", import.meta.url).href,
+    fallbackName: "istio-proxy",
+    allowedHosts: ["127.0.0.1"],
+  });
+  const url = `http://127.0.0.1:${sidecar.port}/healthz/ready`;
+  await receive({
+    kind: "call",
+    hook: "beforeStart",
+    context: {
+      hook: "beforeStart",
+      command: ["true"],
+      options: { readyUrl: url },
+      timeoutMs: 700,
+      sidecar: {
+        absentAfterMs: null,
+        verifyTimeoutMs: 100,
+        native: false,
+        injected: null,
+        progressMs: 200,
+      },
+    },
+  });
+  const logs = messages.filter((m) => m.kind === "log");
+  deepEqual(logs[0], {
+    kind: "log",
+    level: "debug",
+    message: "Waiting for the sidecar to be ready",
+    properties: { url, timeoutMs: 700 },
+  });
+  const progress = logs.filter((m) =>
+    m.message === "Still waiting for the sidecar"
+  );
+  // Polls back off to 500 ms, so the lines come at most that late.
+  ok(progress.length >= 1 && progress.length <= 3, JSON.stringify(logs));
+  for (const line of progress) {
+    equal(line.level, "info");
+    const { waitedMs, last } = line.properties as Record<string, unknown>;
+    ok((waitedMs as number) >= 200, String(waitedMs));
+    equal(last, "HTTP 503");
+  }
+  match(
+    String(messages.at(-1)?.message),
+    /not ready within 700 ms \(last answer: HTTP 503\)/,
+  );
 });

@@ -1,0 +1,67 @@
+// What a plugin author has: the API's types printed by the wrapper (so a
+// plugin type-checks offline), every TypeScript block of the README
+// type-checked with them, and --check-plugin to load a plugin and see it.
+import { equal, match, ok } from "node:assert/strict";
+import { ROOT, tempPlugin, wrapper } from "./_helpers.ts";
+
+Deno.test("--print-types prints mod.ts, and every TypeScript block of the README type-checks against it", async () => {
+  const types = await wrapper(["--print-types"]);
+  equal(types.code, 0, types.stderr);
+  const text = new TextDecoder().decode(types.stdout);
+  equal(text, await Deno.readTextFile(`${ROOT}mod.ts`));
+  ok(!/^import /m.test(text), "mod.ts must stay self-contained");
+
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) =>
+    m[1]!
+  );
+  ok(blocks.length >= 2, `${blocks.length} blocks`);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/wrapper_types.ts`, text);
+    const files = await Promise.all(blocks.map(async (code, i) => {
+      const file = `${dir}/block${i}.ts`;
+      await Deno.writeTextFile(file, code);
+      return file;
+    }));
+    const check = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--no-config", ...files],
+      cwd: dir,
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    equal(check.code, 0, new TextDecoder().decode(check.stderr));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--check-plugin loads a plugin as a run would and prints its name, hooks and options; one that cannot load gives the reason and 125; no job runs", async () => {
+  const builtin = await wrapper(["--check-plugin", "istio-proxy"]);
+  equal(builtin.code, 0, builtin.stderr);
+  match(
+    new TextDecoder().decode(builtin.stdout),
+    /^istio-proxy \(istio-proxy\): beforeStart, afterExit\n  WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL: .*\(default http:\/\/localhost:15021\/healthz\/ready\) \[loopback URL\]\n/,
+  );
+  await using plugin = await tempPlugin(
+    "bare.ts",
+    `export default { name: "bare", afterExit() {} };\n`,
+  );
+  const bare = await wrapper(["--check-plugin", plugin.path]);
+  equal(bare.code, 0, bare.stderr);
+  match(
+    new TextDecoder().decode(bare.stdout),
+    /^bare \(.*bare\.ts\): afterExit\n  options: not declared/,
+  );
+  const missing = await wrapper(["--check-plugin", "./missing.ts"]);
+  equal(missing.code, 125);
+  equal(missing.stdout.length, 0);
+  match(missing.stderr, /Cannot load plugin "\.\/missing\.ts": no such file/);
+  const pin = await wrapper([
+    "--check-plugin",
+    `${plugin.path}#sha256=${"0".repeat(64)}`,
+  ]);
+  equal(pin.code, 125);
+  match(pin.stderr, /sha256/i);
+});
