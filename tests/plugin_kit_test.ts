@@ -42,7 +42,7 @@ Deno.test("--check-plugin loads a plugin as a run would and prints its name, hoo
   equal(builtin.code, 0, builtin.stderr);
   match(
     new TextDecoder().decode(builtin.stdout),
-    /^istio-proxy \(istio-proxy\): beforeStart, afterExit\n  WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL: .*\(default http:\/\/localhost:15021\/healthz\/ready\) \[loopback URL\]\n/,
+    /^istio-proxy \(istio-proxy\): beforeStart, afterExit\n {2}WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL: .*\(default http:\/\/localhost:15021\/healthz\/ready\) \[loopback URL\]\n/,
   );
   await using plugin = await tempPlugin(
     "bare.ts",
@@ -52,7 +52,7 @@ Deno.test("--check-plugin loads a plugin as a run would and prints its name, hoo
   equal(bare.code, 0, bare.stderr);
   match(
     new TextDecoder().decode(bare.stdout),
-    /^bare \(.*bare\.ts\): afterExit\n  options: not declared/,
+    /^bare \(.*bare\.ts\): afterExit\n {2}options: not declared/,
   );
   const missing = await wrapper(["--check-plugin", "./missing.ts"]);
   equal(missing.code, 125);
