@@ -13,7 +13,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- a report printed for people
-import denoJson from "../deno.json" with { type: "json" };
+import { WRAPPER_ARGS } from "../tests/_helpers.ts";
 import { procReader } from "../src/memory_watch.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -21,7 +21,7 @@ const RUNS = Number(Deno.args[0] ?? "20");
 const ONLY = Deno.args.slice(1);
 const wanted = (section: string) => ONLY.length === 0 || ONLY.includes(section);
 const DENO = Deno.execPath();
-const WRAPPER = [DENO, ...denoJson.tasks.wrapper.split(/\s+/).slice(1)];
+const WRAPPER = [DENO, ...WRAPPER_ARGS];
 const FIX = `${ROOT}bench/fixtures/`;
 const CA = `${ROOT}tests/fixtures/tls/`;
 

@@ -7,7 +7,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- the demo's output is its point
-import denoJson from "../deno.json" with { type: "json" };
+import { WRAPPER_ARGS } from "../tests/_helpers.ts";
 
 const JOB_EXIT_CODE = 3;
 const say = (line: string) => console.log(`demo: ${line}`);
@@ -36,7 +36,7 @@ const quitUrl = `${base}/quitquitquit`;
 say(`stand-in sidecar listening at ${quitUrl}`);
 
 // 2. The job, run by the wrapper exactly as `deno task wrapper` does.
-const wrapperArgs = denoJson.tasks.wrapper.split(/\s+/).slice(1);
+const wrapperArgs = WRAPPER_ARGS;
 const job = [
   Deno.execPath(),
   "eval",

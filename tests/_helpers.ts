@@ -7,10 +7,15 @@ export const ROOT = new URL("..", import.meta.url).pathname;
 /** Fixture directory. */
 export const FIXTURES = `${ROOT}tests/fixtures/`;
 
-/** `deno task wrapper`'s command line (without `deno`), so tests use its exact permissions. */
-export const WRAPPER_ARGS: string[] = denoJson.tasks.wrapper.split(/\s+/).slice(
-  1,
-);
+/**
+ * `deno task wrapper`'s `deno run` and its flags, then `main.ts` (relative
+ * to the repository), so tests, the demo and the bench use its exact
+ * permissions. The task itself runs from the caller's folder.
+ */
+export const WRAPPER_ARGS: string[] = [
+  ...(/deno (run .*?) --config/.exec(denoJson.tasks.wrapper)![1]!.split(" ")),
+  "main.ts",
+];
 
 /** The test child that reports signals (see fixtures/signals.ts). */
 export const SIGNALS_CHILD = [

@@ -65,3 +65,41 @@ Deno.test("--check-plugin loads a plugin as a run would and prints its name, hoo
   equal(pin.code, 125);
   match(pin.stderr, /sha256/i);
 });
+
+Deno.test("deno task wrapper run from another folder runs the command there and reads a relative plugin path there", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/mine.ts`,
+      `export default { name: "mine", afterExit(ctx) { ctx.log.info("mine ran"); } };\n`,
+    );
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "-q",
+        "--config",
+        `${ROOT}deno.json`,
+        "wrapper",
+        "-p",
+        "./mine.ts",
+        "--",
+        "sh",
+        "-c",
+        "pwd; exit 3",
+      ],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    equal(output.code, 3, stderr);
+    equal(
+      new TextDecoder().decode(output.stdout),
+      `${await Deno.realPath(dir)}\n`,
+    );
+    match(stderr, /\[info mine\] mine ran/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
