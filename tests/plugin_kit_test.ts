@@ -1,8 +1,9 @@
 // What a plugin author has: the API's types printed by the wrapper (so a
 // plugin type-checks offline), every TypeScript block of the README
 // type-checked with them, and --check-plugin to load a plugin and see it.
-import { equal, match, ok } from "node:assert/strict";
-import { ROOT, tempPlugin, wrapper } from "./_helpers.ts";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { runHook, standIn } from "../kit.ts";
+import { closedPort, ROOT, tempPlugin, wrapper } from "./_helpers.ts";
 
 Deno.test("--print-types prints mod.ts, and every TypeScript block of the README type-checks against it", async () => {
   const types = await wrapper(["--print-types"]);
@@ -102,4 +103,41 @@ Deno.test("deno task wrapper run from another folder runs the command there and 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the kit: runHook runs a plugin's hook with its declared defaults against a stand-in, captures its lines, and reports an undeclared option or a failure", async () => {
+  await using sidecar = standIn();
+  await using plugin = await tempPlugin(
+    "quitter.ts",
+    `export default { name: "quitter",\n` +
+      `  options: { quitUrl: { description: "q", default: "http://127.0.0.1:${closedPort()}/quit", loopback: true } },\n` +
+      `  async beforeStart(ctx) { await ctx.waitReady(ctx.options.quitUrl.replace("/quit", "/ready")); },\n` +
+      `  async afterExit(ctx) { ctx.log.info("bye", { code: ctx.exit.code }); await ctx.quit(ctx.options.quitUrl); },\n};\n`,
+  );
+  const options = { quitUrl: `${sidecar.url}/quit` };
+  const ready = await runHook(plugin.path, "beforeStart", { options });
+  equal(ready.ok, true, ready.error);
+  const quit = await runHook(plugin.path, "afterExit", {
+    options,
+    exit: { code: 3, signal: null, success: false },
+  });
+  equal(quit.ok, true, quit.error);
+  equal(sidecar.quits, 1);
+  deepEqual(quit.logs[0], {
+    kind: "log",
+    level: "info",
+    message: "bye",
+    properties: { code: 3 },
+  });
+  const typo = await runHook(plugin.path, "afterExit", {
+    options: { quitUlr: "x" },
+  });
+  equal(typo.ok, false);
+  match(typo.error!, /did you mean WRAPPER_PLUGIN_QUITTER_QUIT_URL\?/);
+  const absent = await runHook(plugin.path, "afterExit", { timeoutMs: 300 });
+  equal(absent.ok, true); // nothing listens at the default: nothing to stop
+  match(JSON.stringify(absent.logs), /No sidecar listening/);
+  const missing = await runHook("./no_such_plugin.ts", "afterExit");
+  equal(missing.ok, false);
+  match(missing.error!, /^cannot load: /);
 });
