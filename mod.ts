@@ -64,7 +64,10 @@ export interface HookContext {
   readonly options: Readonly<Record<string, string>>;
   /** Aborts when the hook's deadline is reached; pass it to `fetch`. */
   readonly signal: AbortSignal;
-  /** The hook's deadline in milliseconds (`WRAPPER_PLUGIN_TIMEOUT`). */
+  /**
+   * The hook's deadline in milliseconds: `WRAPPER_READY_TIMEOUT` for
+   * `beforeStart`, `WRAPPER_PLUGIN_TIMEOUT` for `afterExit`.
+   */
   readonly timeoutMs: number;
   /** Writes log lines to the wrapper's stderr. */
   readonly log: PluginLogger;
@@ -185,7 +188,11 @@ export interface Plugin {
    * `ctx.options`, and `--help` lists the built-ins' options from here.
    */
   readonly options?: Readonly<Record<string, PluginOption>>;
-  /** Runs before the command starts; if it fails, the command is not started. */
+  /**
+   * Runs before the command starts. If it throws or passes its deadline,
+   * `WRAPPER_READY_POLICY` decides: `start` (the default) logs a warning and
+   * starts the command; `fail` does not start it (exit 125).
+   */
   beforeStart?(ctx: BeforeStartContext): void | Promise<void>;
   /** Runs after the command ended, concurrently with other plugins' hooks. */
   afterExit?(ctx: AfterExitContext): void | Promise<void>;

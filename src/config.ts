@@ -4,10 +4,10 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
-import { DEFAULT_PODINFO_DIR } from "./podinfo.ts";
+import { type SettingDef, type SettingKey, SETTINGS } from "./settings.ts";
 
 /** How much the wrapper logs. */
-export type LogLevelSetting = "debug" | "info" | "warning" | "error" | "off";
+export type LogLevelSetting = "debug" | "info" | "warn" | "error" | "off";
 /** How the wrapper's log lines look. */
 export type LogFormat = "text" | "json";
 
@@ -54,55 +54,30 @@ export interface Config {
 /** `fail`: do not start the command (exit 125); `start`: warn and start it. */
 export type ReadyPolicy = "fail" | "start";
 
-/** Defaults of the duration settings, in ms. */
-export const DEFAULTS = {
-  hookTimeoutMs: 10_000,
-  readyTimeoutMs: 60_000,
-  absentAfterMs: 1_000,
-  verifyTimeoutMs: 5_000,
-  fetchTimeoutMs: 30_000,
-} as const;
-
-/** The environment variables the wrapper itself reads. */
-export const ENV_VARS = {
-  pluginPath: "WRAPPER_PLUGIN_PATH",
-  pluginTimeout: "WRAPPER_PLUGIN_TIMEOUT",
-  logLevel: "WRAPPER_LOG_LEVEL",
-  logFormat: "WRAPPER_LOG_FORMAT",
-  hooks: "WRAPPER_HOOKS",
-  readyTimeout: "WRAPPER_READY_TIMEOUT",
-  readyPolicy: "WRAPPER_READY_POLICY",
-  absentAfter: "WRAPPER_READY_ABSENT_AFTER",
-  verifyTimeout: "WRAPPER_QUIT_VERIFY_TIMEOUT",
-  quitOnFailure: "WRAPPER_QUIT_ON_FAILURE",
-  nativeSidecars: "WRAPPER_NATIVE_SIDECARS",
-  fetchTimeout: "WRAPPER_FETCH_TIMEOUT",
-  podinfoDir: "WRAPPER_PODINFO_DIR",
-  inspectorGuard: "WRAPPER_INSPECTOR_GUARD",
-  signalTarget: "WRAPPER_SIGNAL_TARGET",
-} as const;
+/** The variable of each setting (settings.ts), by key. */
+export const ENV_VARS = Object.fromEntries(
+  Object.entries(SETTINGS).map(([key, setting]) => [key, setting.env]),
+) as { readonly [K in SettingKey]: (typeof SETTINGS)[K]["env"] };
 
 /** Prefix of plugin option variables: `WRAPPER_PLUGIN_<NAME>_<OPTION>`. */
 export const PLUGIN_OPTION_PREFIX = "WRAPPER_PLUGIN_";
 
-const LEVELS: Record<string, LogLevelSetting> = {
-  debug: "debug",
-  info: "info",
-  warn: "warning",
-  warning: "warning",
-  error: "error",
-  off: "off",
-};
+/** Each flag that takes a value, and its setting. */
+const VALUE_OPTIONS = new Map<string, SettingKey>(
+  Object.entries(SETTINGS).flatMap(([key, setting]) =>
+    ("flags" in setting ? setting.flags : []).map((flag): [
+      string,
+      SettingKey,
+    ] => [flag, key as SettingKey])
+  ),
+);
 
-const VALUE_OPTIONS = new Map<string, keyof typeof ENV_VARS>([
-  ["-p", "pluginPath"],
-  ["--plugin", "pluginPath"],
-  ["--check-plugin", "pluginPath"],
-  ["-t", "pluginTimeout"],
-  ["--timeout", "pluginTimeout"],
-  ["--log-level", "logLevel"],
-  ["--log-format", "logFormat"],
-]);
+/** What a setting's text becomes. */
+type ValueOf<K extends SettingKey> = (typeof SETTINGS)[K] extends
+  { kind: "duration" } ? number
+  : (typeof SETTINGS)[K] extends { kind: "switch" } ? boolean
+  : (typeof SETTINGS)[K] extends { choices: infer C } ? C[keyof C]
+  : string;
 
 /** A `Config` read as far as it could be, and what was wrong with it. */
 export interface ConfigReading {
@@ -138,37 +113,27 @@ export function readConfig(
     args,
     problems,
   );
-  const lenient = <T>(fallback: T, parse: () => T): T => {
+  const fromEnv = (key: SettingKey) =>
+    flags[key] ?? emptyToUndefined(env[SETTINGS[key].env]);
+  /** A setting's value; a mistake is collected and its default used. */
+  const value = <K extends SettingKey>(key: K): ValueOf<K> => {
+    const setting: SettingDef = SETTINGS[key];
+    const fallback = parseSetting(setting, setting.default, setting.env);
+    const text = fromEnv(key);
+    if (text === undefined) return fallback as ValueOf<K>;
     try {
-      return parse();
+      // A mistake names the flag that gave the value, else the variable.
+      return parseSetting(
+        setting,
+        text,
+        flagNames[key] ?? setting.env,
+      ) as ValueOf<K>;
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
       problems.push(error);
-      return fallback;
+      return fallback as ValueOf<K>;
     }
   };
-  const fromEnv = (key: keyof typeof ENV_VARS) =>
-    flags[key] ?? emptyToUndefined(env[ENV_VARS[key]]);
-  /** What a mistake names: the flag if one gave the value, else the variable. */
-  const source = (key: keyof typeof ENV_VARS) =>
-    flagNames[key] ?? ENV_VARS[key];
-  const duration = (key: keyof typeof ENV_VARS, fallbackMs: number) =>
-    lenient(
-      fallbackMs,
-      () => parseDuration(fromEnv(key), fallbackMs, source(key)),
-    );
-  const onOff = (key: keyof typeof ENV_VARS, fallback: boolean) =>
-    lenient(fallback, () => parseSwitch(fromEnv(key), fallback, ENV_VARS[key]));
-  const choice = <T>(
-    key: keyof typeof ENV_VARS,
-    fallback: string,
-    choices: Readonly<Record<string, T>>,
-    what: string,
-  ) =>
-    lenient(
-      choices[fallback]!,
-      () => parseChoice(fromEnv(key) ?? fallback, choices, what),
-    );
   const plugins = [...flagPlugins];
   const warnings: string[] = [];
   const envPath = env[ENV_VARS.pluginPath];
@@ -185,26 +150,21 @@ export function readConfig(
     action,
     command,
     plugins,
-    hookTimeoutMs: duration("pluginTimeout", DEFAULTS.hookTimeoutMs),
-    logLevel: choice("logLevel", "info", LEVELS, "log level"),
-    logFormat: choice("logFormat", "text", FORMATS, "log format"),
-    hooks: onOff("hooks", true),
-    readyTimeoutMs: duration("readyTimeout", DEFAULTS.readyTimeoutMs),
-    readyPolicy: choice("readyPolicy", "start", POLICIES, ENV_VARS.readyPolicy),
-    absentAfterMs: duration("absentAfter", DEFAULTS.absentAfterMs),
-    verifyTimeoutMs: duration("verifyTimeout", DEFAULTS.verifyTimeoutMs),
-    quitOnFailure: onOff("quitOnFailure", true),
-    nativeSidecars: onOff("nativeSidecars", false),
-    fetchTimeoutMs: duration("fetchTimeout", DEFAULTS.fetchTimeoutMs),
-    podinfoDir: fromEnv("podinfoDir") ?? DEFAULT_PODINFO_DIR,
+    hookTimeoutMs: value("pluginTimeout"),
+    logLevel: value("logLevel"),
+    logFormat: value("logFormat"),
+    hooks: value("hooks"),
+    readyTimeoutMs: value("readyTimeout"),
+    readyPolicy: value("readyPolicy"),
+    absentAfterMs: value("absentAfter"),
+    verifyTimeoutMs: value("verifyTimeout"),
+    quitOnFailure: value("quitOnFailure"),
+    nativeSidecars: value("nativeSidecars"),
+    fetchTimeoutMs: value("fetchTimeout"),
+    podinfoDir: value("podinfoDir"),
     podinfoDirSet: fromEnv("podinfoDir") !== undefined,
-    inspectorGuard: onOff("inspectorGuard", true),
-    signalGroup: choice(
-      "signalTarget",
-      "process",
-      TARGETS,
-      ENV_VARS.signalTarget,
-    ),
+    inspectorGuard: value("inspectorGuard"),
+    signalGroup: value("signalTarget"),
   };
   if (action === "run") {
     for (const name of unknownSettings(env)) {
@@ -238,15 +198,29 @@ export function unknownSettings(
   ).sort();
 }
 
-const FORMATS = { text: "text", json: "json" } as const;
-const POLICIES = { fail: "fail", start: "start" } as const;
-const TARGETS = { process: false, group: true } as const;
+/** A setting's text as its kind reads it; throws `UsageError`. */
+function parseSetting(
+  setting: SettingDef,
+  text: string,
+  what: string,
+): unknown {
+  switch (setting.kind) {
+    case "duration":
+      return parseDuration(text, 0, what);
+    case "switch":
+      return parseChoice(text, SWITCH, what);
+    case "choice":
+      return parseChoice(text, setting.choices!, what);
+    default:
+      return text;
+  }
+}
 
 /** The options before the command, and the command. */
 function readArgs(args: readonly string[], problems: UsageError[]) {
   const flagPlugins: string[] = [];
-  const flags: Partial<Record<keyof typeof ENV_VARS, string>> = {};
-  const flagNames: Partial<Record<keyof typeof ENV_VARS, string>> = {};
+  const flags: Partial<Record<SettingKey, string>> = {};
+  const flagNames: Partial<Record<SettingKey, string>> = {};
   let action: Config["action"] = "run";
   let i = 0;
   for (; i < args.length; i++) {
@@ -311,14 +285,6 @@ const SWITCH: Record<string, boolean> = {
   no: false,
   "0": false,
 };
-
-function parseSwitch(
-  value: string | undefined,
-  fallback: boolean,
-  what: string,
-): boolean {
-  return value === undefined ? fallback : parseChoice(value, SWITCH, what);
-}
 
 /**
  * Split a comma-separated list of plugin specs. An empty entry is a mistake,

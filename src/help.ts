@@ -3,8 +3,7 @@
  * @module
  */
 import denoJson from "../deno.json" with { type: "json" };
-import { DEFAULTS, ENV_VARS } from "./config.ts";
-import { DEFAULT_PODINFO_DIR } from "./podinfo.ts";
+import { SETTINGS } from "./settings.ts";
 import type { Plugin, PluginOption } from "../mod.ts";
 import { optionEnvName } from "./plugin_options.ts";
 import { BUILTIN_PLUGINS } from "./plugin_source.ts";
@@ -19,8 +18,19 @@ import {
 /** The wrapper's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
-function seconds(ms: number): string {
-  return `${ms / 1000}s`;
+/** The settings that have flags, as `--help` rows: flags, then the setting's help. */
+function flagRows(): [string, string][] {
+  return Object.values(SETTINGS).flatMap((setting): [string, string][] => {
+    if (!("flags" in setting)) return [];
+    const flags = setting.flags.filter((flag) => flag !== "--check-plugin");
+    const value = setting.kind === "specs" ? "<spec>" : `<${setting.kind}>`;
+    return [[
+      `${flags.join(", ")} ${value}`,
+      `${setting.help} Sets ${setting.env}${
+        setting.kind === "specs" ? " (adds to it; repeatable)" : ""
+      }.`,
+    ]];
+  });
 }
 
 /** Two columns: names padded, descriptions wrapped at 80 characters. */
@@ -79,89 +89,32 @@ export function helpText(builtins: readonly BuiltinHelp[]): string {
 Usage: wrapper [options] [--] <command> [args...]
 
 Options (before the command; everything from the command on is its own):
-  -p, --plugin <spec>      Load a plugin; repeatable, or a comma-separated list.
-                           A spec is a file path, an https:// URL (http:// only
-                           on loopback), or a built-in name (below).
-                           Added to ${ENV_VARS.pluginPath}.
-  -t, --timeout <duration> Deadline of each plugin load and afterExit hook
-                           (default ${
-    seconds(DEFAULTS.hookTimeoutMs)
-  }; e.g. 500ms, 10s, 1m).
-      --log-level <level>  debug, info, warn, error or off (default info).
-      --log-format <fmt>   text or json (JSON Lines) (default text).
-  -h, --help               Show this help.
-  -V, --version            Show the version.
-      --check-plugin <spec> Load the plugin (and those of -p), run nothing,
-                           and print its name, hooks and options, or why it
-                           cannot load (exit ${EXIT_NOT_STARTED}).
-      --print-types        Print the plugin API's types (mod.ts), for
-                           type-checking a plugin: > wrapper_types.ts
-
-Environment (a flag wins over its variable):
 ${
     table([
-      [ENV_VARS.pluginPath, "Plugin specs, comma-separated (default: none)."],
+      ...flagRows(),
+      ["-h, --help", "Show this help."],
+      ["-V, --version", "Show the version."],
       [
-        ENV_VARS.pluginTimeout,
-        `Same as --timeout (default ${seconds(DEFAULTS.hookTimeoutMs)}).`,
-      ],
-      [ENV_VARS.logLevel, "Same as --log-level (default info)."],
-      [ENV_VARS.logFormat, "Same as --log-format (default text)."],
-      [
-        ENV_VARS.hooks,
-        "off: load no plugin, just run the command (default on).",
+        "--check-plugin <spec>",
+        `Load the plugin (and those of -p), run nothing, and print its name, hooks and options, or why it cannot load (exit ${EXIT_NOT_STARTED}).`,
       ],
       [
-        ENV_VARS.readyTimeout,
-        `Deadline of beforeStart hooks (readiness waits) (default ${
-          seconds(DEFAULTS.readyTimeoutMs)
-        }).`,
+        "--print-types",
+        "Print the plugin API's types (mod.ts), to type-check a plugin: > wrapper_types.ts",
       ],
-      [
-        ENV_VARS.readyPolicy,
-        `A sidecar never ready or absent: start (warn, run the command) or fail (exit ${EXIT_NOT_STARTED}) (default start).`,
-      ],
-      [
-        ENV_VARS.absentAfter,
-        `Connection refused this long, with no answer, means no sidecar (default ${
-          seconds(DEFAULTS.absentAfterMs)
-        }).`,
-      ],
-      [
-        ENV_VARS.verifyTimeout,
-        `How long a sidecar's port may stay open after it accepted the quit (default ${
-          seconds(DEFAULTS.verifyTimeoutMs)
-        }).`,
-      ],
-      [
-        ENV_VARS.quitOnFailure,
-        "false: skip afterExit hooks when the command failed, for restartPolicy: OnFailure (default true).",
-      ],
-      [
-        ENV_VARS.nativeSidecars,
-        "true: Kubernetes native sidecars; no readiness wait, no quit (default false).",
-      ],
-      [
-        ENV_VARS.fetchTimeout,
-        `Deadline to fetch one remote plugin, retries included (default ${
-          seconds(DEFAULTS.fetchTimeoutMs)
-        }).`,
-      ],
-      [
-        ENV_VARS.podinfoDir,
-        `The pod's downward API metadata (annotations, labels): the sidecars it shows are waited for and told to quit (default ${DEFAULT_PODINFO_DIR}; when set, it must exist).`,
-      ],
-      [
-        ENV_VARS.inspectorGuard,
-        "off: under deno run, do not hold 127.0.0.1:9229; SIGUSR1 then opens Deno's inspector there (default on; compiled binaries have no such inspector).",
-      ],
-      [
-        ENV_VARS.signalTarget,
-        "group: forward signals to the command's whole process group, as tini -g (default process: the command only).",
-      ],
+    ])
+  }
+
+Environment (a flag wins over its variable; empty means unset):
+${
+    table([
+      ...Object.values(SETTINGS).map((setting): [string, string] => [
+        setting.env,
+        `${setting.help} Default: ${setting.default}.`,
+      ]),
       [
         "WRAPPER_PLUGIN_<NAME>_<OPTION>",
-        "An option for plugin <NAME> (below). Any other WRAPPER_* variable is reported as unused.",
+        "An option for plugin <NAME> (below). Any other WRAPPER_* variable is a usage error.",
       ],
     ])
   }

@@ -61,7 +61,7 @@ export function setupLogging(
   level: LogLevelSetting,
   lineFormat: LogFormat,
 ): void {
-  lowest = level === "warning" ? "warn" : level;
+  lowest = level;
   format = lineFormat;
 }
 

@@ -8,10 +8,11 @@
  * per entry, sorted by key, the value quoted as Go's `%q` does.
  * @module
  */
+import { SETTINGS } from "./settings.ts";
 import { FileShapeError, readSmallFile } from "./read_file.ts";
 
 /** Where the downward API volume is mounted unless `WRAPPER_PODINFO_DIR` says. */
-export const DEFAULT_PODINFO_DIR = "/etc/podinfo";
+export const DEFAULT_PODINFO_DIR: string = SETTINGS.podinfoDir.default;
 
 /** Largest metadata file read (the API server caps all annotations at 256 KiB). */
 const MAX_FILE_BYTES = 1024 * 1024;

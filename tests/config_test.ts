@@ -12,6 +12,8 @@ import { builtinHelp, helpText } from "../src/help.ts";
 import { optionEnvName } from "../src/plugin_options.ts";
 import { formatText } from "../src/log.ts";
 import type { LogRecord } from "@logtape/logtape";
+import { SETTINGS } from "../src/settings.ts";
+import { ROOT } from "./_helpers.ts";
 
 Deno.test("parseConfig() stops at the first non-option and keeps the rest untouched", () => {
   const config = parseConfig([
@@ -186,4 +188,23 @@ Deno.test("src/log.ts pins the same LogTape as deno.json", async () => {
     new URL("../src/log.ts", import.meta.url),
   );
   ok(log.includes(`"${config.imports["@logtape/logtape"]}"`));
+});
+
+Deno.test("every setting is declared once: the README's table and --help show each variable, flag and default from settings.ts", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const help = helpText(await builtinHelp());
+  for (const setting of Object.values(SETTINGS)) {
+    const row = readme.split("\n").find((line) =>
+      line.startsWith("|") && line.includes(`\`${setting.env}\``)
+    );
+    ok(row !== undefined, `README has no row for ${setting.env}`);
+    const cells = row.split("|").map((cell) => cell.trim());
+    equal(cells[3], `\`${setting.default}\``, `${setting.env} default`);
+    for (const flag of "flags" in setting ? setting.flags : []) {
+      if (flag !== "--check-plugin") ok(cells[1]!.includes(flag), flag);
+    }
+    ok(help.includes(setting.env), setting.env);
+    const flat = help.replace(/\s+/g, " "); // lines wrap at 80 columns
+    ok(flat.includes(`Default: ${setting.default}.`), setting.env);
+  }
 });

@@ -309,17 +309,18 @@ for (const [n, outcome] of UNCATCHABLE) {
       'trap "echo got TERM; exit 3" TERM; echo $$; while :; do sleep 0.01; done',
     ]);
     const job = Number(await run.nextLine());
+    const code = codeOf(run.process); // handled before it can reject
     await new Deno.Command("sh", {
       args: ["-c", `kill -${n} ${run.process.pid}`],
     }).output();
     if (outcome === "ends it") {
-      equal(await within(codeOf(run.process), `signal ${n} ends it`), 128 + n);
+      equal(await within(code, `signal ${n} ends it`), 128 + n);
       Deno.kill(job, "SIGKILL"); // orphaned: it ran on
       return;
     }
     run.process.kill("SIGTERM"); // still alive: it forwards
     equal(await run.nextLine(), "got TERM");
-    equal(await codeOf(run.process), 3);
+    equal(await code, 3);
   });
 }
 

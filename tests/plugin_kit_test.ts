@@ -89,7 +89,14 @@ Deno.test("deno task wrapper run from another folder runs the command there and 
         "pwd; exit 3",
       ],
       cwd: dir,
-      env: { NO_COLOR: "1" },
+      // As from a shell: under `deno task test`, INIT_CWD would be inherited
+      // (deno task keeps an INIT_CWD it finds), naming the tests' folder.
+      env: Object.fromEntries(
+        Object.entries(Deno.env.toObject()).filter(([key]) =>
+          key !== "INIT_CWD"
+        ),
+      ),
+      clearEnv: true,
       stdout: "piped",
       stderr: "piped",
     }).output();

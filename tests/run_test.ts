@@ -67,8 +67,12 @@ for (
     [["--bogus", "true"], {}, /Unknown option "--bogus"/],
     [["--timeout", "soon", "true"], {}, /Invalid duration "soon"/],
     [["--timeout"], {}, /Option "--timeout" needs a value/],
-    [["true"], { WRAPPER_LOG_LEVEL: "loud" }, /Invalid log level "loud"/],
-    [["true"], { WRAPPER_LOG_FORMAT: "xml" }, /Invalid log format "xml"/],
+    [
+      ["true"],
+      { WRAPPER_LOG_LEVEL: "loud" },
+      /Invalid WRAPPER_LOG_LEVEL "loud"/,
+    ],
+    [["--log-format", "xml", "true"], {}, /Invalid --log-format "xml"/],
     [["true"], { WRAPPER_PLUGIN_TIMEOUT: "0s" }, /out of range/],
     [["true"], { WRAPPER_PLUGIN_PATH: " , " }, /Empty plugin spec/],
   ] as const
