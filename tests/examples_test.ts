@@ -1,6 +1,7 @@
 // Kubernetes examples: valid YAML, valid against the Kubernetes API schemas
 // (offline, from kubernetes-models), and every wrapper setting in them real.
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import "./_no_node_deprecations.ts";
 import { CronJob, Job } from "kubernetes-models/batch/v1";
 import type { IContainer, IPodTemplateSpec } from "kubernetes-models/v1";
 import { parseAllDocuments } from "yaml";
