@@ -79,6 +79,7 @@ export class SignalRelay {
   #target: SignalTarget | undefined;
   #stopSignal: Deno.Signal | undefined;
   #stop = new AbortController();
+  #ended = false;
   /** Signals ignored at start: never listened to, never forwarded. */
   ignored: ReadonlySet<Deno.Signal> = new Set();
   #onSignal: (signal: Deno.Signal, forwarded: boolean) => void = () => {};
@@ -109,15 +110,16 @@ export class SignalRelay {
     this.#target = target;
   }
 
-  /** Stop forwarding (the target has exited). */
+  /** Stop forwarding (the target has exited): from now on nothing means stop. */
   detach(): void {
     this.#target = undefined;
+    this.#ended = true;
   }
 
   /** Handle one received signal. */
   receive(signal: Deno.Signal): void {
     if (OWN_SIGNALS.includes(signal)) return this.#onSignal(signal, false);
-    const before = this.#target === undefined;
+    const before = this.#target === undefined && !this.#ended;
     if (before && STOP_SIGNALS.includes(signal) && !this.#stop.signal.aborted) {
       this.#stopSignal = signal;
       this.#stop.abort(signal);

@@ -14,7 +14,6 @@ import {
   waitUntil,
   WRAPPER_ARGS,
 } from "./_helpers.ts";
-import { SignalRelay } from "../src/signals.ts";
 import { SIGNAL_NUMBERS } from "../src/dispositions.ts";
 
 /** Signal numbers in a `SigIgn:` mask of /proc/<pid>/status. */
@@ -197,15 +196,4 @@ Deno.test("WRAPPER_SIGNAL_TARGET=group: a SIGTERM reaches the job's whole group 
     await typo.stderr,
     /Invalid WRAPPER_SIGNAL_TARGET "groups": use one of process, group/,
   );
-});
-
-Deno.test("SignalRelay: SIGTSTP stops the job (as SIGSTOP), then the wrapper, even before the job starts", () => {
-  const events: string[] = [];
-  const relay = new SignalRelay(() => events.push("stop self"));
-  relay.receive("SIGTSTP");
-  relay.attach({ kill: (signal) => void events.push(`job ${signal}`) });
-  relay.receive("SIGTSTP");
-  relay.receive("SIGCONT");
-  deepEqual(events, ["stop self", "job SIGSTOP", "stop self", "job SIGCONT"]);
-  equal(relay.stopSignal, undefined); // SIGTSTP never means "do not start"
 });

@@ -20,7 +20,7 @@ import {
   hookOutcome,
   retriesAfterExit,
 } from "../src/plugin_replies.ts";
-import { closedPort, TestServer } from "./_helpers.ts";
+import { closedPort, tempPlugin, TestServer } from "./_helpers.ts";
 
 Deno.test("one retry policy: 408, 429 and 5xx but 501 are transient; backoff doubles to its cap", () => {
   for (const status of [408, 429, 500, 502, 503, 504, 599]) {
@@ -304,4 +304,54 @@ Deno.test("a readiness wait says where and how long it waits (debug), then a pro
     String(messages.at(-1)?.message),
     /not ready within 700 ms \(last answer: HTTP 503\)/,
   );
+});
+
+Deno.test("ctx.quit in-process: 503 and 429 are retried, 501 is not; each outcome is logged", async () => {
+  const answers = [503, 429, 200, 501];
+  await using sidecar = new TestServer(() =>
+    new Response("", { status: answers.shift() ?? 200 })
+  );
+  await using plugin = await tempPlugin(
+    "quitter.ts",
+    `export default { name: "quitter", async afterExit(ctx) {\n` +
+      `  await ctx.quit(ctx.options.quitUrl, { verify: false });\n} };\n`,
+  );
+  const run = async () => {
+    const messages: Array<Record<string, unknown>> = [];
+    const receive = pluginRuntime((message) => messages.push(message));
+    await receive({
+      kind: "load",
+      protocol: PROTOCOL_VERSION,
+      url: new URL(plugin.path, "file:///").href,
+      fallbackName: "quitter",
+      allowedHosts: ["127.0.0.1"],
+    });
+    await receive({
+      kind: "call",
+      hook: "afterExit",
+      context: {
+        hook: "afterExit",
+        command: ["true"],
+        options: { quitUrl: `http://127.0.0.1:${sidecar.port}/quitquitquit` },
+        timeoutMs: 5000,
+        sidecar: {
+          absentAfterMs: null,
+          verifyTimeoutMs: 100,
+          native: false,
+          injected: null,
+          progressMs: 10_000,
+        },
+        exit: { code: 0, signal: null, success: true },
+        durationMs: 1,
+        started: true,
+      },
+    });
+    return messages.at(-1)!;
+  };
+  deepEqual(await run(), { kind: "done" }); // 503, 429, then 200
+  equal(sidecar.requests.length, 3);
+  const refused = await run(); // 501: not transient
+  equal(refused.kind, "failed");
+  match(String(refused.message), /501/);
+  equal(sidecar.requests.length, 4);
 });
