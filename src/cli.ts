@@ -5,7 +5,11 @@
  * exits.
  * @module
  */
-import { guardInspectorPort, type SignalRelay } from "./signals.ts";
+import {
+  guardInspectorPort,
+  keepIgnored,
+  type SignalRelay,
+} from "./signals.ts";
 import {
   type Config,
   ENV_VARS,
@@ -43,6 +47,7 @@ export async function main(
     setupLogging(config.logLevel, config.logFormat); // 2. stderr logger
     for (const warning of warnings) wrapperLogger().warn(warning);
     const reaping = startReaper(); // as PID 1: orphans' zombies
+    keepIgnored(signals); // the reaper's listener may have been Deno's first
     if (reaping !== undefined && Deno.pid === 1) {
       wrapperLogger().warn("Orphaned processes will not be reaped", {
         reason: reaping,

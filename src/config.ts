@@ -47,8 +47,8 @@ export interface Config {
   podinfoDirSet: boolean;
   /** Hold 127.0.0.1:9229 under `deno run`, so SIGUSR1 opens no inspector. */
   inspectorGuard: boolean;
-  /** Forward signals to the job's whole process group (`tini -g`). */
-  signalGroup: boolean;
+  /** Where signals go: the job, its whole group (`tini -g`), or auto. */
+  signalTarget: "auto" | "process" | "group";
 }
 
 /** `fail`: do not start the command (exit 125); `start`: warn and start it. */
@@ -164,7 +164,7 @@ export function readConfig(
     podinfoDir: value("podinfoDir"),
     podinfoDirSet: fromEnv("podinfoDir") !== undefined,
     inspectorGuard: value("inspectorGuard"),
-    signalGroup: value("signalTarget"),
+    signalTarget: value("signalTarget"),
   };
   if (action === "run") {
     for (const name of unknownSettings(env)) {

@@ -24,18 +24,34 @@ const SIGNAL_SYMBOLS = {
   sigaction: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
 } as const;
 
+const TERMINAL_SYMBOLS = {
+  tcgetpgrp: { parameters: ["i32"], result: "i32" },
+  getpgrp: { parameters: [], result: "i32" },
+} as const;
+
 /** The libc functions for `/proc` and reaping. */
 export type Libc = Deno.DynamicLibrary<typeof PROC_SYMBOLS>["symbols"];
+
+/** The libc functions for a terminal's foreground group. */
+export type TerminalLibc = Deno.DynamicLibrary<
+  typeof TERMINAL_SYMBOLS
+>["symbols"];
 
 /** The libc functions for signal dispositions. */
 export type SignalLibc = Deno.DynamicLibrary<typeof SIGNAL_SYMBOLS>["symbols"];
 
 let proc: Libc | string | undefined;
 let signal: SignalLibc | string | undefined;
+let terminal: TerminalLibc | string | undefined;
 
 /** libc, or why it cannot be had (not Linux, no `--allow-ffi`, no libc). */
 export function libc(): Libc | string {
   return proc ??= load(PROC_SYMBOLS);
+}
+
+/** libc's `tcgetpgrp` and `getpgrp`, or why they cannot be had. */
+export function terminalLibc(): TerminalLibc | string {
+  return terminal ??= load(TERMINAL_SYMBOLS);
 }
 
 /** libc's `sigaction`, or why it cannot be had. */

@@ -111,6 +111,9 @@ export class ProcessPort {
       stdout: "piped",
       stderr: "piped",
       env: PLUGIN_PROCESS_ENV,
+      // Its own session: a terminal's Ctrl-C or Ctrl-Z to the wrapper's
+      // group must not reach it (it ends when its stdin closes).
+      detached: true,
     }).spawn();
     ownChild(this.#child.pid, this.#child.status);
     this.#stdin = this.#child.stdin.getWriter();

@@ -143,10 +143,10 @@ export const SETTINGS = {
   signalTarget: {
     env: "WRAPPER_SIGNAL_TARGET",
     kind: "choice",
-    default: "process",
-    choices: { process: false, group: true },
+    default: "auto",
+    choices: { auto: "auto", process: "process", group: "group" },
     help:
-      "group: forward signals to the command's whole process group, as tini -g.",
+      "Where signals are forwarded: process (the command), group (its whole process group, as tini -g), auto (group when stdin is a terminal, as a terminal would).",
   },
 } as const satisfies Record<string, SettingDef>;
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { ignoreAgain, ignoredSignals } from "./dispositions.ts";
+import { terminalLibc } from "./libc.ts";
 
 /**
  * Signals forwarded to the command while it runs: every one Deno lets a
@@ -50,10 +51,11 @@ export const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
 export const OWN_SIGNALS: readonly Deno.Signal[] = ["SIGXCPU", "SIGXFSZ"];
 
 /**
- * A terminal's Ctrl-Z. The job has a session of its own, whose process group
- * the kernel deems orphaned and so drops SIGTSTP for: the job is stopped with
- * SIGSTOP, then the wrapper stops itself, as the shell expects; the SIGCONT
- * of `fg` is forwarded in turn.
+ * A terminal's Ctrl-Z. From a terminal whose foreground the wrapper is, the
+ * job (its own session, whose group the kernel deems orphaned and so drops
+ * SIGTSTP for) is stopped with SIGSTOP, then the wrapper stops itself, as
+ * the shell expects; the SIGCONT of `fg` is forwarded in turn. Any other
+ * SIGTSTP is forwarded as it is, so a stray one never stops a pod's job.
  */
 export const TERMINAL_STOP: Deno.Signal = "SIGTSTP";
 
@@ -83,11 +85,11 @@ export class SignalRelay {
   /** Signals ignored at start: never listened to, never forwarded. */
   ignored: ReadonlySet<Deno.Signal> = new Set();
   #onSignal: (signal: Deno.Signal, forwarded: boolean) => void = () => {};
-  #stopSelf: () => void;
+  #jobControl: JobControl;
 
-  /** `stopSelf` stops the wrapper after a SIGTSTP is forwarded. */
-  constructor(stopSelf: () => void = stopWrapper) {
-    this.#stopSelf = stopSelf;
+  /** `jobControl`: whether a Ctrl-Z came from a terminal, and how to stop. */
+  constructor(jobControl: JobControl = TERMINAL_JOB_CONTROL) {
+    this.#jobControl = jobControl;
   }
 
   /** Called with each signal received, after forwarding it (or not). */
@@ -125,8 +127,9 @@ export class SignalRelay {
       this.#stop.abort(signal);
     }
     if (signal !== TERMINAL_STOP) return this.#forward(signal);
+    if (!this.#jobControl.inForeground()) return this.#forward(signal);
     this.#forward("SIGSTOP");
-    this.#stopSelf();
+    this.#jobControl.stopSelf();
   }
 
   #forward(signal: Deno.Signal): void {
@@ -135,6 +138,9 @@ export class SignalRelay {
     let forwarded = true;
     try {
       target.kill(signal);
+      // A stopped job would keep a stop signal pending, and the pod with it:
+      // SIGCONT lets it act (systemd does the same).
+      if (STOP_SIGNALS.includes(signal)) target.kill("SIGCONT");
     } catch {
       forwarded = false; // the command exited between its status and our detach
     }
@@ -142,10 +148,30 @@ export class SignalRelay {
   }
 }
 
-/** SIGSTOP to the wrapper itself; as PID 1 the kernel drops it. */
-function stopWrapper(): void {
-  if (Deno.pid !== 1) Deno.kill(Deno.pid, "SIGSTOP");
+/** What a SIGTSTP needs to know and do. */
+export interface JobControl {
+  /**
+   * Whether the wrapper is the foreground of a job-control terminal (a shell
+   * can resume it): only then does a SIGTSTP stop the job and the wrapper.
+   * Otherwise it is forwarded as it is (the kernel drops it for the job's
+   * session unless the job handles it), as for the command alone.
+   */
+  inForeground(): boolean;
+  /** Stop the wrapper itself. */
+  stopSelf(): void;
 }
+
+/** The real terminal: never as PID 1, which no shell can resume. */
+const TERMINAL_JOB_CONTROL: JobControl = {
+  inForeground() {
+    if (Deno.pid === 1) return false;
+    const c = terminalLibc();
+    if (typeof c === "string") return false;
+    const group = c.getpgrp();
+    return [0, 1, 2].some((fd) => c.tcgetpgrp(fd) === group);
+  },
+  stopSelf: () => Deno.kill(Deno.pid, "SIGSTOP"),
+};
 
 /**
  * Install a listener for every forwarded signal not ignored at start (those
@@ -163,6 +189,16 @@ export function captureSignals(): SignalRelay {
   ignoreAgain(ignored);
   relay.ignored = ignored;
   return relay;
+}
+
+/**
+ * Ignore again the signals ignored at start, after a listener added later
+ * (the reaper's): Deno's first listener of any signal takes SIGHUP, SIGINT
+ * and SIGTERM, and as PID 1 a signal Deno takes with no JS listener crashes
+ * it.
+ */
+export function keepIgnored(relay: SignalRelay): void {
+  if (relay.ignored.size > 0) ignoreAgain(relay.ignored);
 }
 
 /**

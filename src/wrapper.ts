@@ -123,7 +123,8 @@ function job(config: Config, options: RunWrapperOptions) {
     signals,
     log,
     env: childEnv,
-    signalGroup: config.signalGroup,
+    signalGroup: config.signalTarget === "group" ||
+      (config.signalTarget === "auto" && Deno.stdin.isTerminal()),
   });
 }
 

@@ -38,8 +38,13 @@ export class TextWaiter {
     return this.#text;
   }
 
+  /** Resolves once `needle` has appeared; fails if the stream ends first, or after 30 s. */
+  until(needle: string | RegExp): Promise<void> {
+    return within(this.#until(needle), `output "${needle}"`, WAIT_MS);
+  }
+
   /** Resolves once `needle` has appeared; throws if the stream ends first. */
-  async until(needle: string | RegExp): Promise<void> {
+  async #until(needle: string | RegExp): Promise<void> {
     const found = () =>
       typeof needle === "string"
         ? this.#text.includes(needle)
@@ -157,8 +162,13 @@ export class RunningWrapper implements AsyncDisposable {
     })();
   }
 
+  /** Wait until stderr matches `pattern`; fails if stderr ends first, or after 30 s. */
+  waitForStderr(pattern: RegExp): Promise<void> {
+    return within(this.#waitForStderr(pattern), `stderr ${pattern}`, WAIT_MS);
+  }
+
   /** Wait until stderr matches `pattern`; throws if stderr ends first. */
-  async waitForStderr(pattern: RegExp): Promise<void> {
+  async #waitForStderr(pattern: RegExp): Promise<void> {
     while (!pattern.test(this.#stderrText)) {
       if (this.#stderrDone) {
         throw new Error(`stderr ended without ${pattern}: ${this.#stderrText}`);
@@ -167,8 +177,13 @@ export class RunningWrapper implements AsyncDisposable {
     }
   }
 
+  /** The next stdout line; fails if stdout ended, or after 30 s. */
+  nextLine(): Promise<string> {
+    return within(this.#nextLine(), "the next stdout line", WAIT_MS);
+  }
+
   /** The next stdout line; throws if stdout ended. */
-  async nextLine(): Promise<string> {
+  async #nextLine(): Promise<string> {
     const { value, done } = await this.lines.next();
     if (done) throw new Error("stdout ended");
     return value;
@@ -282,8 +297,13 @@ export class TestServer implements AsyncDisposable {
     return this.#server.addr.port;
   }
 
+  /** Resolves once the server has seen `count` requests; fails after 30 s. */
+  received(count = 1): Promise<SeenRequest[]> {
+    return within(this.#received(count), `${count} requests`, WAIT_MS);
+  }
+
   /** Resolves once the server has seen `count` requests. */
-  async received(count = 1): Promise<SeenRequest[]> {
+  async #received(count = 1): Promise<SeenRequest[]> {
     while (this.requests.length < count) {
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
@@ -418,6 +438,9 @@ export async function waitUntil(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** How long a wait helper waits before it fails: a regression fails, not hangs. */
+export const WAIT_MS = 30_000;
 
 /** `promise`, or a failure naming `what` after `ms`: a regression fails, not hangs. */
 export async function within<T>(

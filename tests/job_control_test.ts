@@ -4,6 +4,9 @@
 // and Ctrl-Z reach it once; WRAPPER_SIGNAL_TARGET=group reaches its group.
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import {
+  AS_PID_1,
+  canUnsharePid,
+  descendants,
   fakePilotAgent,
   istioEnv,
   procFile,
@@ -12,6 +15,7 @@ import {
   RunningWrapper,
   TextWaiter,
   waitUntil,
+  within,
   WRAPPER_ARGS,
 } from "./_helpers.ts";
 import { SIGNAL_NUMBERS } from "../src/dispositions.ts";
@@ -123,6 +127,8 @@ function onTerminal(command: string[]) {
   };
 }
 
+const canUnshare = canUnsharePid();
+
 const canScript = (() => {
   try {
     return new Deno.Command("script", { args: ["--version"], stdout: "null" })
@@ -156,23 +162,75 @@ Deno.test({
   },
 });
 
-Deno.test("SIGTSTP (Ctrl-Z) stops the job, then the wrapper, as a shell expects; SIGCONT (fg) resumes both", async () => {
-  await using run = new RunningWrapper(["sh", "-c", JOB_TRAPS]);
-  const job = Number(await run.nextLine());
+Deno.test({
+  name:
+    `Ctrl-Z on a terminal stops the job, then the wrapper, as a shell expects; SIGCONT (fg) resumes both${
+      canScript ? "" : " (ignored: util-linux script is missing)"
+    }`,
+  ignore: !canScript,
+  fn: async () => {
+    await using term = onTerminal([
+      Deno.execPath(),
+      ...WRAPPER_ARGS,
+      "sh",
+      "-c",
+      'echo "pids $$ $PPID"; trap "echo got USR2" USR2; ' +
+      'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.01; done',
+    ]);
+    await term.output.until("ready");
+    const [, job, wrapper] = /pids (\d+) (\d+)/.exec(term.output.text)!.map(
+      Number,
+    );
+    await term.type("\x1a"); // Ctrl-Z
+    await waitUntil(() => stateOf(job!) === "T", "the job stopped");
+    await waitUntil(() => stateOf(wrapper!) === "T", "the wrapper stopped");
+    // `fg`: SIGCONT to the stopped (script, which stopped with its child,
+    // plays the shell that would send it to the whole group).
+    Deno.kill(term.child.pid, "SIGCONT");
+    Deno.kill(wrapper!, "SIGCONT");
+    await waitUntil(() => stateOf(job!) !== "T", "the job resumed");
+    Deno.kill(wrapper!, "SIGTERM");
+    await within(term.output.until("got TERM"), "the job's TERM trap");
+    equal((await term.child.status).code, 3, term.output.text);
+  },
+});
+
+for (const init of [false, true]) {
+  Deno.test({
+    name: `a SIGTSTP that is not a terminal's Ctrl-Z stops nothing (${
+      init ? "as PID 1" : "not as PID 1"
+    }): a stray one cannot hang the pod${
+      init && !canUnshare ? " (ignored: no PID namespace)" : ""
+    }`,
+    ignore: init && !canUnshare,
+    fn: async () => {
+      await using run = new RunningWrapper(["sh", "-c", JOB_TRAPS], {
+        ...(init ? { prefix: [...AS_PID_1] } : {}),
+      });
+      const job = Number(await run.nextLine());
+      await run.waitFor("ready");
+      const wrapper = init ? descendants(run.process.pid)[0]! : run.process.pid;
+      Deno.kill(wrapper, "SIGTSTP");
+      Deno.kill(wrapper, "SIGUSR2"); // after the TSTP: both still run
+      equal(await run.nextLine(), "got USR2");
+      if (!init) equal(stateOf(job) === "T", false);
+      Deno.kill(wrapper, "SIGTERM");
+      equal(await run.nextLine(), "got TERM");
+      equal((await run.process.status).code, 3);
+    },
+  });
+}
+
+Deno.test("a job that stopped itself still gets the SIGTERM of a pod deletion: SIGCONT follows it", async () => {
+  await using run = new RunningWrapper([
+    "sh",
+    "-c",
+    'trap "echo got TERM; exit 9" TERM; echo ready; kill -STOP $$; sleep 30',
+  ]);
   await run.waitFor("ready");
-  Deno.kill(run.process.pid, "SIGTSTP");
-  await waitUntil(() => stateOf(job) === "T", "the job stopped");
-  await waitUntil(
-    () => stateOf(run.process.pid) === "T",
-    "the wrapper stopped",
-  );
-  Deno.kill(run.process.pid, "SIGCONT");
-  await waitUntil(() => stateOf(job) !== "T", "the job resumed");
-  Deno.kill(run.process.pid, "SIGUSR2");
-  equal(await run.nextLine(), "got USR2");
   Deno.kill(run.process.pid, "SIGTERM");
   equal(await run.nextLine(), "got TERM");
-  equal((await run.process.status).code, 3);
+  equal((await run.process.status).code, 9);
 });
 
 Deno.test("WRAPPER_SIGNAL_TARGET=group: a SIGTERM reaches the job's whole group (a script that does not exec); a typo is a usage error", async () => {
@@ -194,6 +252,43 @@ Deno.test("WRAPPER_SIGNAL_TARGET=group: a SIGTERM reaches the job's whole group 
   equal((await typo.process.status).code, 2);
   match(
     await typo.stderr,
-    /Invalid WRAPPER_SIGNAL_TARGET "groups": use one of process, group/,
+    /Invalid WRAPPER_SIGNAL_TARGET "groups": use one of auto, process, group/,
   );
+});
+
+Deno.test({
+  name:
+    `as PID 1 with every signal it listens to ignored at start, a SIGTERM, SIGINT or SIGHUP is dropped, not a crash: the job's code and the quit stand${
+      canUnshare ? "" : " (ignored: no PID namespace)"
+    }`,
+  ignore: !canUnshare,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const go = `${dir}/go`;
+    const numbers = "1 2 3 6 10 12 14 15 16 18 20 23 24 25 26 27 28 29 30 31";
+    await using run = new RunningWrapper([
+      "-p",
+      "echo",
+      "sh",
+      "-c",
+      `echo ready; while [ ! -e ${go} ]; do sleep 0.01; done; exit 3`,
+    ], {
+      prefix: [
+        ...AS_PID_1,
+        "sh",
+        "-c",
+        `trap '' ${numbers}; exec "$@"`,
+        "sh",
+      ],
+    });
+    await run.waitFor("ready");
+    const wrapper = descendants(run.process.pid)[0]!;
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+      Deno.kill(wrapper, signal); // ignored: dropped as it is sent
+    }
+    await Deno.writeTextFile(go, "");
+    equal((await run.process.status).code, 3, await run.stderr);
+    match(await run.stderr, /\[info echo\] Command ended code=3/);
+    await Deno.remove(dir, { recursive: true });
+  },
 });

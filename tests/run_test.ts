@@ -2,7 +2,7 @@
 import { inspectorGuardWanted } from "../src/config.ts";
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { ENV_VARS } from "../src/config.ts";
-import { FORWARDED_SIGNALS } from "../src/signals.ts";
+import { FORWARDED_SIGNALS, STOP_SIGNALS } from "../src/signals.ts";
 import {
   AS_PID_1,
   canUnsharePid,
@@ -153,6 +153,10 @@ Deno.test({
     for (const signal of order) {
       run.process.kill(signal);
       equal(await run.nextLine(), `got ${signal}`);
+      // A stop signal is followed by SIGCONT (a stopped job can act on it).
+      if (STOP_SIGNALS.includes(signal) && signal !== "SIGTERM") {
+        equal(await run.nextLine(), "got SIGCONT", signal);
+      }
     }
     equal((await run.process.status).code, 0);
   },

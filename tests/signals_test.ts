@@ -7,7 +7,10 @@ import { SignalRelay } from "../src/signals.ts";
 /** A relay whose job and own stops are recorded in `events`. */
 function recorded() {
   const events: string[] = [];
-  const relay = new SignalRelay(() => events.push("stop self"));
+  const relay = new SignalRelay({
+    inForeground: () => true,
+    stopSelf: () => void events.push("stop self"),
+  });
   relay.onSignal = (signal, forwarded) =>
     events.push(`${forwarded ? "forwarded" : "received"} ${signal}`);
   const job = {
@@ -40,6 +43,7 @@ Deno.test("SignalRelay while the job runs: every signal is forwarded, but the wr
   equal(relay.stopping.aborted, false);
   deepEqual(events, [
     "job SIGTERM",
+    "job SIGCONT",
     "forwarded SIGTERM",
     "job SIGWINCH",
     "forwarded SIGWINCH",
@@ -62,13 +66,37 @@ Deno.test("SignalRelay after the job: nothing is forwarded, and a job gone befor
   deepEqual(events, ["received SIGTERM", "received SIGINT"]);
 });
 
-Deno.test("SignalRelay: SIGTSTP stops the job (as SIGSTOP), then the wrapper, even before the job starts", () => {
-  const events: string[] = [];
-  const relay = new SignalRelay(() => events.push("stop self"));
-  relay.receive("SIGTSTP");
-  relay.attach({ kill: (signal) => void events.push(`job ${signal}`) });
-  relay.receive("SIGTSTP");
-  relay.receive("SIGCONT");
-  deepEqual(events, ["stop self", "job SIGSTOP", "stop self", "job SIGCONT"]);
-  equal(relay.stopSignal, undefined); // SIGTSTP never means "do not start"
+Deno.test("SignalRelay: a terminal's SIGTSTP stops the job (as SIGSTOP), then the wrapper, even before the job starts; any other is forwarded as it is", () => {
+  for (const foreground of [true, false]) {
+    const events: string[] = [];
+    const relay = new SignalRelay({
+      inForeground: () => foreground,
+      stopSelf: () => void events.push("stop self"),
+    });
+    relay.receive("SIGTSTP");
+    relay.attach({ kill: (signal) => void events.push(`job ${signal}`) });
+    relay.receive("SIGTSTP");
+    relay.receive("SIGCONT");
+    deepEqual(
+      events,
+      foreground
+        ? ["stop self", "job SIGSTOP", "stop self", "job SIGCONT"]
+        : ["job SIGTSTP", "job SIGCONT"],
+    );
+    equal(relay.stopSignal, undefined); // SIGTSTP never means "do not start"
+  }
+});
+
+Deno.test("SignalRelay: a stop signal is followed by SIGCONT, so a stopped job can act on it", () => {
+  const { events, relay, job } = recorded();
+  relay.attach(job);
+  relay.receive("SIGTERM");
+  relay.receive("SIGUSR1");
+  deepEqual(events, [
+    "job SIGTERM",
+    "job SIGCONT",
+    "forwarded SIGTERM",
+    "job SIGUSR1",
+    "forwarded SIGUSR1",
+  ]);
 });
