@@ -93,11 +93,22 @@ export async function runHook(
     if (problems.length > 0) return { ok: false, error: problems[0]!, logs };
   }
   if (!loaded.hooks.includes(hook)) return { ok: true, logs };
-  await receive({
-    kind: "call",
-    hook,
-    context: context(hook, given, loaded.options),
+  const call = context(hook, given, loaded.options);
+  // As the wrapper does: past its deadline a hook has failed, even one that
+  // never settles (its calls are then cancelled).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), call.timeoutMs);
   });
+  const ended = await Promise.race([
+    receive({ kind: "call", hook, context: call }),
+    late,
+  ]);
+  clearTimeout(timer);
+  if (ended === "late") {
+    await receive({ kind: "cancel", reason: "its deadline passed" });
+    return { ok: false, error: `no result within ${call.timeoutMs} ms`, logs };
+  }
   const ok = reply?.kind === "done";
   return ok ? { ok, logs } : { ok, error: failure(reply), logs };
 }

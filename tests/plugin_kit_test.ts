@@ -144,6 +144,15 @@ Deno.test("the kit: runHook runs a plugin's hook with its declared defaults agai
   const absent = await runHook(plugin.path, "afterExit", { timeoutMs: 300 });
   equal(absent.ok, true); // nothing listens at the default: nothing to stop
   match(JSON.stringify(absent.logs), /No sidecar listening/);
+  await using hang = await tempPlugin(
+    "hang.ts",
+    `export default { name: "hang", afterExit() { return new Promise(() => {}); } };\n`,
+  );
+  deepEqual(await runHook(hang.path, "afterExit", { timeoutMs: 200 }), {
+    ok: false,
+    error: "no result within 200 ms",
+    logs: [],
+  });
   const missing = await runHook("./no_such_plugin.ts", "afterExit");
   equal(missing.ok, false);
   match(missing.error!, /^cannot load: /);
