@@ -92,7 +92,9 @@ export async function runHook(
     const problems = optionProblems(name, loaded.options, options, LOOPBACK);
     if (problems.length > 0) return { ok: false, error: problems[0]!, logs };
   }
-  if (!loaded.hooks.includes(hook)) return { ok: true, logs };
+  if (!loaded.hooks.includes(hook)) {
+    return { ok: false, error: `"${name}" has no ${hook} hook`, logs };
+  }
   const call = context(hook, given, loaded.options);
   // As the wrapper does: past its deadline a hook has failed, even one that
   // never settles (its calls are then cancelled).
@@ -121,7 +123,7 @@ function context(
   return {
     hook,
     command: given.command ?? ["true"],
-    options: withDefaults(declared, given.options ?? {}, LOOPBACK),
+    options: withDefaults(declared, given.options ?? {}),
     timeoutMs: given.timeoutMs ?? 10_000,
     sidecar: {
       absentAfterMs: 1000,

@@ -5,6 +5,7 @@
  * exits.
  * @module
  */
+import { SIGNAL_NUMBERS } from "./dispositions.ts";
 import {
   guardInspectorPort,
   keepIgnored,
@@ -42,7 +43,7 @@ export async function main(
     if (config.action !== "run") {
       // No job: a mistake here is a person's, with no sidecar to stop.
       if (problems.length > 0) return usageError(problems[0]!);
-      return await noJob(config, env);
+      return await noJob(config, env, signals);
     }
     setupLogging(config.logLevel, config.logFormat); // 2. stderr logger
     for (const warning of warnings) wrapperLogger().warn(warning);
@@ -84,6 +85,7 @@ export async function main(
 async function noJob(
   config: Config,
   env: Readonly<Record<string, string>>,
+  signals: SignalRelay,
 ): Promise<number> {
   if (config.action === "types") {
     const { default: types } = await import("../mod.ts", {
@@ -97,13 +99,17 @@ async function noJob(
     const { checkPlugins } = await import("./check_plugin.ts");
     const plan = planPlugins(config.plugins, undefined);
     for (const problem of plan.problems) return usageError(problem);
-    const { text, code } = await checkPlugins(
+    const { text, mistakes, code } = await checkPlugins(
       config,
       plan,
       env,
       wrapperLogger(),
+      signals.stopping,
     );
+    for (const mistake of mistakes) writeStderrLine(`wrapper: ${mistake}`);
     await writeOut(text);
+    const stop = signals.stopSignal;
+    if (stop !== undefined) return 128 + (SIGNAL_NUMBERS[stop] ?? 15);
     await flushLogs();
     return code;
   }

@@ -166,7 +166,18 @@ export function readConfig(
     inspectorGuard: value("inspectorGuard"),
     signalTarget: value("signalTarget"),
   };
-  if (action === "run") {
+  if (action !== "run" && command.length > 0) {
+    const flag = {
+      help: "--help",
+      version: "--version",
+      types: "--print-types",
+      check: "--check-plugin",
+    }[action];
+    problems.push(
+      new UsageError(`No command runs with ${flag}: remove "${command[0]}"`),
+    );
+  }
+  if (action === "run" || action === "check") {
     for (const name of unknownSettings(env)) {
       problems.push(
         new UsageError(
@@ -193,9 +204,19 @@ export function unknownSettings(
   );
   const reserved = new RegExp(`^${PLUGIN_OPTION_PREFIX}(PATH|TIMEOUT)_`);
   return Object.keys(env).filter((key) =>
-    key.startsWith("WRAPPER_") && !known.has(key) &&
+    key.startsWith("WRAPPER_") && !known.has(key) && !isServiceLink(key) &&
     (!option.test(key) || reserved.test(key))
   ).sort();
+}
+
+/**
+ * Kubernetes' own variables for a Service named `wrapper` or `wrapper-…`
+ * (`enableServiceLinks`, on by default): `WRAPPER_SERVICE_HOST`,
+ * `WRAPPER_PORT_80_TCP_ADDR`… Someone else's Service must not stop a Job.
+ */
+export function isServiceLink(key: string): boolean {
+  return /^WRAPPER(_[A-Z0-9_]+)?_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/
+    .test(key);
 }
 
 /** A setting's text as its kind reads it; throws `UsageError`. */
@@ -421,7 +442,7 @@ export function pluginOptions(
   const longer = loaded.map(prefixOf).filter((p) =>
     p.length > prefix.length && p.startsWith(prefix)
   );
-  const options: Record<string, string> = {};
+  const options: Record<string, string> = Object.create(null);
   for (const [key, value] of Object.entries(env)) {
     if (!key.startsWith(prefix) || key.length === prefix.length) continue;
     if (longer.some((p) => key.startsWith(p))) continue;
@@ -446,7 +467,7 @@ export function unusedEnvVars(
     `${PLUGIN_OPTION_PREFIX}${pluginEnvName(name)}_`
   );
   return Object.keys(env).filter((key) =>
-    key.startsWith("WRAPPER_") && !known.has(key) &&
+    key.startsWith("WRAPPER_") && !known.has(key) && !isServiceLink(key) &&
     !prefixes.some((prefix) => key.startsWith(prefix))
   ).sort();
 }

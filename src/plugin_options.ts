@@ -6,6 +6,7 @@
  */
 import type { PluginOption } from "../mod.ts";
 import { PLUGIN_OPTION_PREFIX, pluginEnvName } from "./config.ts";
+import { isLoopbackUrl } from "./plugin_runtime.ts";
 
 /** `quitUrl` → `QUIT_URL`: the option's part of its variable. */
 export function optionEnvName(option: string): string {
@@ -47,9 +48,9 @@ export function optionProblems(
     );
   }
   for (const [option, spec] of Object.entries(declared)) {
-    const value = given[option] ?? spec.default;
+    const value = Object.hasOwn(given, option) ? given[option] : spec.default;
     if (!spec.loopback || value === undefined || value === "off") continue;
-    if (!isLoopbackUrl(value, loopbackHosts)) {
+    if (!isLoopbackUrl(value)) {
       problems.push(
         `${optionVariable(name, option)} "${value}" is not an http(s) URL on ${
           loopbackHosts.join(", ")
@@ -68,29 +69,21 @@ export function optionProblems(
 export function withDefaults(
   declared: Readonly<Record<string, PluginOption>> | undefined,
   given: Readonly<Record<string, string>>,
-  loopbackHosts: readonly string[],
 ): Record<string, string> {
-  const options: Record<string, string> = { ...given };
+  const options: Record<string, string> = Object.assign(
+    Object.create(null),
+    given,
+  );
   for (const [option, spec] of Object.entries(declared ?? {})) {
-    const value = options[option];
+    const value = Object.hasOwn(options, option) ? options[option] : undefined;
     const refused = spec.loopback && value !== undefined && value !== "off" &&
-      !isLoopbackUrl(value, loopbackHosts);
+      !isLoopbackUrl(value);
     if (refused) delete options[option];
     if (options[option] === undefined && spec.default !== undefined) {
       options[option] = spec.default;
     }
   }
   return options;
-}
-
-function isLoopbackUrl(value: string, hosts: readonly string[]): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === "http:" || url.protocol === "https:") &&
-      hosts.includes(url.hostname);
-  } catch {
-    return false;
-  }
 }
 
 /** The one of `names` within two edits of `name`, if exactly one is nearest. */

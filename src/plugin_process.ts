@@ -15,6 +15,7 @@
 import { PLUGIN_MODE_ARG } from "./plugin_mode_arg.ts";
 import type { HostMessage } from "./_protocol.ts";
 import runtimeSource from "./plugin_runtime.ts" with { type: "text" };
+import { LOOPBACK_HOSTS } from "./plugin_runtime.ts";
 import { watchMemory } from "./memory_watch.ts";
 import { ownChild } from "./reaper.ts";
 import {
@@ -25,11 +26,7 @@ import {
 } from "./log_budget.ts";
 
 /** The hosts a plugin process may connect to. */
-export const LOOPBACK_HOSTS: readonly string[] = [
-  "localhost",
-  "127.0.0.1",
-  "[::1]",
-];
+export { LOOPBACK_HOSTS };
 /** The plugin process's V8 heap cap, in MiB: well under a Job's usual limits. */
 export const PLUGIN_HEAP_MIB = 128;
 /**

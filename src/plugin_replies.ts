@@ -82,6 +82,13 @@ export function checkLoaded(
   if (RESERVED_PLUGIN_NAMES.includes(name)) {
     throw fail(`the name "${name}" is reserved`);
   }
+  // WRAPPER_PLUGIN_PATH_* and WRAPPER_PLUGIN_TIMEOUT_* are settings' names.
+  const prefix = ["path-", "timeout-"].find((p) => name.startsWith(p));
+  if (prefix !== undefined) {
+    throw fail(
+      `a name starting with "${prefix}" could never be given options: choose another`,
+    );
+  }
   if (hooks.length === 0) {
     throw fail("exports no hook (beforeStart or afterExit)");
   }

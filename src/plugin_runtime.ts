@@ -160,6 +160,25 @@ export function safeJson(value: unknown, maxString = Infinity): string {
   }
 }
 
+/** The hosts a plugin may connect to: its own pod's loopback. */
+export const LOOPBACK_HOSTS: readonly string[] = [
+  "localhost",
+  "127.0.0.1",
+  "[::1]",
+];
+
+/** Whether `value` is an http(s) URL on loopback (or `off`, no URL at all). */
+export function isLoopbackUrl(value: string): boolean {
+  if (value === "off") return true;
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") &&
+      LOOPBACK_HOSTS.includes(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** Most options a plugin may declare. */
 export const MAX_OPTIONS = 64;
 const OPTION_NAME = /^[a-z][a-zA-Z0-9]{0,62}$/;
@@ -192,6 +211,11 @@ export function checkOptions(
     }
     if (loopback !== undefined && typeof loopback !== "boolean") {
       return `${where}: loopback must be true or false`;
+    }
+    if (loopback && fallback !== undefined && !isLoopbackUrl(fallback)) {
+      return `${where}: its default ${
+        cut(safeJson(fallback), 80)
+      } is not an http(s) URL on localhost, 127.0.0.1 or [::1]`;
     }
     options[name] = {
       description,

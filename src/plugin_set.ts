@@ -253,7 +253,7 @@ export class PluginSet {
     return {
       hook,
       command: config.command,
-      options: withDefaults(declared, this.#given(name), LOOPBACK_HOSTS),
+      options: withDefaults(declared, this.#given(name)),
       timeoutMs: hook === "beforeStart"
         ? config.readyTimeoutMs
         : config.hookTimeoutMs,

@@ -11,7 +11,7 @@
  */
 import type { Config } from "./config.ts";
 import { EXIT_NOT_STARTED, EXIT_SOFTWARE, EXIT_USAGE } from "./exit_codes.ts";
-import type { Logger } from "./log.ts";
+import { type Logger, writeStderrLine } from "./log.ts";
 import type { PluginPlan } from "./plan.ts";
 import { PluginSet } from "./plugin_set.ts";
 import { type ChildResult, runChild, stoppedBySignal } from "./run.ts";
@@ -91,7 +91,8 @@ async function upToTheJob(
   if (signals.stopSignal !== undefined) return stopped(signals.stopSignal, log);
   if (failure !== undefined) return notStarted(EXIT_NOT_STARTED, null);
   const mistakes = plugins.optionProblems();
-  for (const mistake of mistakes) log.error(mistake);
+  // Usage errors: one line each, whatever the log level.
+  for (const mistake of mistakes) writeStderrLine(`wrapper: ${mistake}`);
   if (mistakes.length > 0) return notStarted(EXIT_USAGE, null);
   plugins.reportUnusedVariables();
   // 3. beforeStart: a stop signal ends the readiness waits at once.

@@ -153,6 +153,11 @@ Deno.test("the kit: runHook runs a plugin's hook with its declared defaults agai
     error: "no result within 200 ms",
     logs: [],
   });
+  deepEqual(await runHook(hang.path, "beforeStart"), {
+    ok: false,
+    error: '"hang" has no beforeStart hook',
+    logs: [],
+  });
   const missing = await runHook("./no_such_plugin.ts", "afterExit");
   equal(missing.ok, false);
   match(missing.error!, /^cannot load: /);

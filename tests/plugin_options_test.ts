@@ -65,17 +65,17 @@ Deno.test("optionProblems: an undeclared option names the nearest declared one, 
 });
 
 Deno.test("withDefaults: defaults fill ctx.options; a refused URL keeps its default, so the quit still goes somewhere", () => {
-  deepEqual(withDefaults(DECLARED, { apiToken: "t" }, HOSTS), {
+  deepEqual(withDefaults(DECLARED, { apiToken: "t" }), {
     apiToken: "t",
     readyUrl: "http://localhost:1/",
     quitUrl: "http://localhost:2/",
   });
   equal(
-    withDefaults(DECLARED, { quitUrl: "http://10.1.1.1/" }, HOSTS).quitUrl,
+    withDefaults(DECLARED, { quitUrl: "http://10.1.1.1/" }).quitUrl,
     "http://localhost:2/",
   );
-  equal(withDefaults(DECLARED, { quitUrl: "off" }, HOSTS).quitUrl, "off");
-  deepEqual(withDefaults(undefined, { a: "1" }, HOSTS), { a: "1" });
+  equal(withDefaults(DECLARED, { quitUrl: "off" }).quitUrl, "off");
+  deepEqual(withDefaults(undefined, { a: "1" }), { a: "1" });
   equal(optionEnvName("v2ApiUrl"), "V2_API_URL");
 });
 
@@ -198,4 +198,78 @@ Deno.test("durations: 1m30s and 1.5s are read; a mistake names the flag that gav
       "echo",
     ],
   );
+});
+
+Deno.test("hostile declarations and names: Object.prototype names are plain options, a non-loopback default fails the load, a name starting with path- or timeout- is refused", async () => {
+  const ctor = {
+    constructor: { description: "c", default: "http://localhost:1/" },
+  };
+  deepEqual(
+    optionProblems("p", { ...ctor, toString: { description: "t" } }, {}, HOSTS),
+    [],
+  );
+  equal(withDefaults(ctor, {}).constructor, "http://localhost:1/");
+  equal(withDefaults({}, {}).toString, undefined);
+  match(
+    checkOptions({
+      u: { description: "", default: "http://evil.example/", loopback: true },
+    }) as string,
+    /its default "http:\/\/evil\.example\/" is not an http\(s\) URL on localhost/,
+  );
+  await using named = await tempPlugin(
+    "tn.ts",
+    `export default { name: "timeout-notifier", afterExit() {} };\n`,
+  );
+  const refused = await wrapper(["-p", named.path, "true"]);
+  equal(refused.code, 125);
+  match(
+    refused.stderr,
+    /a name starting with "timeout-" could never be given options/,
+  );
+});
+
+Deno.test("Kubernetes' service variables of a Service named wrapper are not the wrapper's settings; a command after --help is a usage error", async () => {
+  deepEqual(
+    unknownSettings({
+      WRAPPER_SERVICE_HOST: "10.0.0.1",
+      WRAPPER_SERVICE_PORT_HTTP: "80",
+      WRAPPER_PORT: "tcp://10.0.0.1:80",
+      WRAPPER_PORT_80_TCP_ADDR: "10.0.0.1",
+      WRAPPER_API_SERVICE_HOST: "10.0.0.2",
+      WRAPPER_SERVICE: "x",
+    }),
+    ["WRAPPER_SERVICE"],
+  );
+  const linked = await wrapper(["true"], {
+    env: {
+      WRAPPER_SERVICE_HOST: "10.0.0.1",
+      WRAPPER_PORT: "tcp://10.0.0.1:80",
+    },
+  });
+  equal(linked.code, 0, linked.stderr);
+  equal(linked.stderr, "");
+  const help = await wrapper(["--help", "true"]);
+  equal(help.code, 2);
+  match(help.stderr, /No command runs with --help: remove "true"/);
+});
+
+Deno.test("--check-plugin reports what a run would stop on (exit 2), escapes a plugin's text, and an option mistake is one line even with logging off", async () => {
+  await using plugin = await tempPlugin(
+    "ansi.ts",
+    `export default { name: "ansi",\n` +
+      `  options: { word: { description: "a\\u001b[2J\\nWRAPPER_FAKE: ok\\u202e" } },\n` +
+      `  afterExit() {} };\n`,
+  );
+  const check = await wrapper(["--check-plugin", plugin.path], {
+    env: { WRAPPER_PLUGIN_ANSI_WROD: "x" },
+  });
+  equal(check.code, 2, check.stderr);
+  match(check.stderr, /did you mean WRAPPER_PLUGIN_ANSI_WORD\?/);
+  const text = new TextDecoder().decode(check.stdout);
+  ok(!/[\u001b\u202e]/.test(text) && !text.includes("\nWRAPPER_FAKE"), text);
+  const quiet = await wrapper(["-p", plugin.path, "true"], {
+    env: { WRAPPER_PLUGIN_ANSI_WROD: "x", WRAPPER_LOG_LEVEL: "off" },
+  });
+  equal(quiet.code, 2);
+  match(quiet.stderr, /^wrapper: Unknown option WRAPPER_PLUGIN_ANSI_WROD/);
 });
