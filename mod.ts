@@ -206,6 +206,16 @@ export interface PluginOption {
   readonly default?: string;
   /** A URL the sidecar helpers call: it must be `http(s)://` on loopback. */
   readonly loopback?: boolean;
+  /**
+   * URLs the sidecar helpers call: comma-separated, or a JSON array of
+   * objects with a `url`; each must be `http(s)://` on loopback.
+   */
+  readonly loopbackList?: boolean;
+  /**
+   * On or off (`true`/`false`, `on`/`off`, `yes`/`no`, `1`/`0`); the plugin
+   * reads `"true"` or `"false"`.
+   */
+  readonly switch?: boolean;
 }
 
 /**

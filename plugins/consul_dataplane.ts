@@ -25,6 +25,7 @@ export default {
     verify: {
       description: "false: do not wait for the port to close after the quit",
       default: "true",
+      switch: true,
     },
   },
   async afterExit(ctx) {

@@ -52,13 +52,16 @@ export default {
   options: {
     ready: {
       description: "readiness endpoints: URLs, comma-separated, or a JSON list",
+      loopbackList: true,
     },
     quit: {
       description: "quit endpoints: URLs, comma-separated, or a JSON list",
+      loopbackList: true,
     },
     verify: {
       description: "false: do not wait for the ports to close after the quits",
       default: "true",
+      switch: true,
     },
   },
   async beforeStart(ctx) {

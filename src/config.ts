@@ -296,7 +296,8 @@ function readArgs(args: readonly string[], problems: UsageError[]) {
   return { flags, flagNames, flagPlugins, action, command };
 }
 
-const SWITCH: Record<string, boolean> = {
+/** The words a switch accepts. */
+export const SWITCH: Readonly<Record<string, boolean>> = {
   true: true,
   on: true,
   yes: true,

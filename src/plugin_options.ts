@@ -5,7 +5,7 @@
  * @module
  */
 import type { PluginOption } from "../mod.ts";
-import { PLUGIN_OPTION_PREFIX, pluginEnvName } from "./config.ts";
+import { PLUGIN_OPTION_PREFIX, pluginEnvName, SWITCH } from "./config.ts";
 import { isLoopbackUrl } from "./plugin_runtime.ts";
 
 /** `quitUrl` → `QUIT_URL`: the option's part of its variable. */
@@ -49,16 +49,47 @@ export function optionProblems(
   }
   for (const [option, spec] of Object.entries(declared)) {
     const value = Object.hasOwn(given, option) ? given[option] : spec.default;
-    if (!spec.loopback || value === undefined || value === "off") continue;
-    if (!isLoopbackUrl(value)) {
-      problems.push(
-        `${optionVariable(name, option)} "${value}" is not an http(s) URL on ${
-          loopbackHosts.join(", ")
-        }: plugins reach only their own pod's loopback`,
-      );
+    const wrong = value === undefined ? undefined : valueProblem(spec, value);
+    if (wrong !== undefined) {
+      problems.push(`${optionVariable(name, option)} "${value}" ${wrong}`);
     }
   }
   return problems;
+
+  /** What is wrong with `value` for `spec`, if anything. */
+  function valueProblem(spec: PluginOption, value: string): string | undefined {
+    const loopback = `is not an http(s) URL on ${
+      loopbackHosts.join(", ")
+    }: plugins reach only their own pod's loopback`;
+    if (spec.switch && !Object.hasOwn(SWITCH, value.toLowerCase())) {
+      return `is not a switch: use one of ${Object.keys(SWITCH).join(", ")}`;
+    }
+    if (spec.loopback && !isLoopbackUrl(value)) return loopback;
+    if (spec.loopbackList) {
+      const urls = urlList(value);
+      if (typeof urls === "string") return urls;
+      if (!urls.every(isLoopbackUrl)) return loopback;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The URLs of a `loopbackList` value: comma-separated, or a JSON array of
+ * objects with a string `url`; or why it is neither.
+ */
+export function urlList(value: string): string[] | string {
+  if (!value.trim().startsWith("[")) {
+    return value.split(",").map((url) => url.trim()).filter(Boolean);
+  }
+  try {
+    const list: unknown = JSON.parse(value);
+    if (
+      Array.isArray(list) &&
+      list.every((e) => typeof e?.url === "string")
+    ) return list.map((e) => e.url as string);
+  } catch { /* said below */ }
+  return 'is not a JSON array of {"url", …}';
 }
 
 /**
@@ -76,9 +107,13 @@ export function withDefaults(
   );
   for (const [option, spec] of Object.entries(declared ?? {})) {
     const value = Object.hasOwn(options, option) ? options[option] : undefined;
-    const refused = spec.loopback && value !== undefined && value !== "off" &&
+    const refused = spec.loopback && value !== undefined &&
       !isLoopbackUrl(value);
     if (refused) delete options[option];
+    const word = options[option]?.toLowerCase();
+    if (spec.switch && word !== undefined && Object.hasOwn(SWITCH, word)) {
+      options[option] = String(SWITCH[word]);
+    }
     if (options[option] === undefined && spec.default !== undefined) {
       options[option] = spec.default;
     }

@@ -179,6 +179,9 @@ export function isLoopbackUrl(value: string): boolean {
   }
 }
 
+/** Longest a readiness attempt waits for an answer before the next one. */
+export const READY_ATTEMPT_MS = 2000;
+
 /** Most options a plugin may declare. */
 export const MAX_OPTIONS = 64;
 const OPTION_NAME = /^[a-z][a-zA-Z0-9]{0,62}$/;
@@ -203,14 +206,23 @@ export function checkOptions(
       return `${where}: a name is camelCase letters and digits (quitUrl)`;
     }
     const { description, default: fallback, loopback } = option ?? {};
+    const { loopbackList, switch: onOff } = option ?? {};
     if (typeof description !== "string" || description.length > 200) {
       return `${where}: description must be a string of at most 200 characters`;
     }
     if (fallback !== undefined && typeof fallback !== "string") {
       return `${where}: default must be a string`;
     }
-    if (loopback !== undefined && typeof loopback !== "boolean") {
-      return `${where}: loopback must be true or false`;
+    for (
+      const [flag, value] of Object.entries({
+        loopback,
+        loopbackList,
+        switch: onOff,
+      })
+    ) {
+      if (value !== undefined && typeof value !== "boolean") {
+        return `${where}: ${flag} must be true or false`;
+      }
     }
     if (loopback && fallback !== undefined && !isLoopbackUrl(fallback)) {
       return `${where}: its default ${
@@ -221,6 +233,8 @@ export function checkOptions(
       description,
       ...(fallback === undefined ? {} : { default: cut(fallback, 4096) }),
       ...(loopback === undefined ? {} : { loopback }),
+      ...(loopbackList === undefined ? {} : { loopbackList }),
+      ...(onOff === undefined ? {} : { switch: onOff }),
     };
   }
   return options;
@@ -522,11 +536,13 @@ export function pluginRuntime(
             last: last ?? "connection refused",
           });
         }
+        // One attempt that is never answered must not use up the wait.
+        const patience = AbortSignal.timeout(READY_ATTEMPT_MS);
         try {
           const response = await fetch(url, {
             method: options.method ?? "GET",
             headers: options.headers ?? {},
-            signal,
+            signal: AbortSignal.any([signal, patience]),
           });
           await response.body?.cancel();
           if (expect.includes(response.status)) {
@@ -536,7 +552,9 @@ export function pluginRuntime(
           last = `HTTP ${response.status}`;
         } catch (error) {
           if (signal.aborted) break;
-          if (!isRefused(error)) last = describe(error);
+          if (patience.aborted) {
+            last = `no answer within ${READY_ATTEMPT_MS} ms`;
+          } else if (!isRefused(error)) last = describe(error);
           else if (
             last === undefined && settings.absentAfterMs !== null &&
             Date.now() - started >= settings.absentAfterMs

@@ -94,7 +94,7 @@ Deno.test("pluginOptions() maps WRAPPER_PLUGIN_<NAME>_<OPTION> to camelCase keys
     WRAPPER_PLUGIN_ISTIO_URL: "other plugin",
     WRAPPER_PLUGIN_ISTIO_PROXY_: "no key",
   };
-  deepStrictEqual(pluginOptions(env, "istio-proxy"), {
+  deepStrictEqual({ ...pluginOptions(env, "istio-proxy") }, {
     quitUrl: "http://127.0.0.1:1/q",
     x: "1",
   });

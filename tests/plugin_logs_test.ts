@@ -128,12 +128,14 @@ Deno.test("pluginOptions() gives each variable to the loaded plugin with the lon
     WRAPPER_PLUGIN_FOO_URL: "a",
     WRAPPER_PLUGIN_FOO_BAR_URL: "b",
   };
-  deepStrictEqual(pluginOptions(env, "foo", ["foo", "foo-bar"]), { url: "a" });
-  deepStrictEqual(pluginOptions(env, "foo-bar", ["foo", "foo-bar"]), {
+  deepStrictEqual({ ...pluginOptions(env, "foo", ["foo", "foo-bar"]) }, {
+    url: "a",
+  });
+  deepStrictEqual({ ...pluginOptions(env, "foo-bar", ["foo", "foo-bar"]) }, {
     url: "b",
   });
   // Without foo-bar loaded, the variable is foo's to read.
-  deepStrictEqual(pluginOptions(env, "foo", ["foo"]), {
+  deepStrictEqual({ ...pluginOptions(env, "foo", ["foo"]) }, {
     url: "a",
     barUrl: "b",
   });

@@ -274,3 +274,39 @@ Deno.test("--check-plugin reports what a run would stop on (exit 2), escapes a p
   equal(quiet.code, 2);
   match(quiet.stderr, /^wrapper: Unknown option WRAPPER_PLUGIN_ANSI_WROD/);
 });
+
+Deno.test("the http plugin's endpoint lists and the switches are checked before the job: a JSON typo or a remote URL is exit 2; VERIFY=off means off", async () => {
+  const lists = { description: "", loopbackList: true };
+  const verify = { description: "", default: "true", switch: true };
+  deepEqual(
+    optionProblems("http", { quit: lists }, {
+      quit: "http://localhost:1/a, http://127.0.0.1:2/b",
+    }, HOSTS),
+    [],
+  );
+  match(
+    optionProblems("http", { quit: lists }, {
+      quit: '[{"url":"http://127.0.0.1:1/",}]',
+    }, HOSTS)[0]!,
+    /is not a JSON array of \{"url", …\}$/,
+  );
+  match(
+    optionProblems("http", { quit: lists }, {
+      quit: "http://10.0.0.5:15020/quitquitquit",
+    }, HOSTS)[0]!,
+    /is not an http\(s\) URL on localhost/,
+  );
+  match(
+    optionProblems("c", { verify }, { verify: "maybe" }, HOSTS)[0]!,
+    /is not a switch/,
+  );
+  equal(withDefaults({ verify }, { verify: "OFF" }).verify, "false");
+  equal(withDefaults({ verify }, {}).verify, "true");
+
+  const late = await wrapper(["-p", "http", "echo", "JOB"], {
+    env: { WRAPPER_PLUGIN_HTTP_QUIT: '[{"url":"http://127.0.0.1:1/quit",}]' },
+  });
+  equal(late.code, 2, late.stderr);
+  equal(late.stdout.length, 0); // before the job, not after it
+  match(late.stderr, /WRAPPER_PLUGIN_HTTP_QUIT .* is not a JSON array/);
+});

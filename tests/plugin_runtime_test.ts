@@ -355,3 +355,44 @@ Deno.test("ctx.quit in-process: 503 and 429 are retried, 501 is not; each outcom
   match(String(refused.message), /501/);
   equal(sidecar.requests.length, 4);
 });
+
+Deno.test("a readiness attempt that is never answered does not use up the wait: the next one, answered, counts", async () => {
+  let first = true;
+  const held: Array<() => void> = [];
+  await using sidecar = new TestServer(() => {
+    if (!first) return new Response("ready");
+    first = false;
+    return new Promise<Response>((resolve) =>
+      held.push(() => resolve(new Response("late")))
+    );
+  });
+  const messages: Array<Record<string, unknown>> = [];
+  const receive = pluginRuntime((message) => messages.push(message));
+  await receive({
+    kind: "load",
+    protocol: PROTOCOL_VERSION,
+    url: new URL("../plugins/istio_proxy.ts", import.meta.url).href,
+    fallbackName: "istio-proxy",
+    allowedHosts: ["127.0.0.1"],
+  });
+  await receive({
+    kind: "call",
+    hook: "beforeStart",
+    context: {
+      hook: "beforeStart",
+      command: ["true"],
+      options: { readyUrl: `http://127.0.0.1:${sidecar.port}/ready` },
+      timeoutMs: 10_000,
+      sidecar: {
+        absentAfterMs: null,
+        verifyTimeoutMs: 100,
+        native: false,
+        injected: null,
+        progressMs: 10_000,
+      },
+    },
+  });
+  for (const release of held) release();
+  deepEqual(messages.at(-1), { kind: "done" });
+  equal(sidecar.requests.length, 2);
+});

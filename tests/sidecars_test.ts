@@ -375,10 +375,14 @@ Deno.test("http plugin: several endpoints with methods, headers and expected sta
   equal(result.stderr.match(/Sidecar stopped/g)?.length, 2, result.stderr);
 });
 
-Deno.test("http plugin: a malformed endpoint list is a clear hook failure", async () => {
-  const result = await wrapper(["-p", "http", "true"], {
+Deno.test("http plugin: a malformed endpoint list is a usage error before the job (2)", async () => {
+  const result = await wrapper(["-p", "http", "echo", "JOB"], {
     env: { WRAPPER_PLUGIN_HTTP_QUIT: '[{"uri": "x"}]' },
   });
-  equal(result.code, 0);
-  match(result.stderr, /WRAPPER_PLUGIN_HTTP_QUIT: expected a JSON array/);
+  equal(result.code, 2);
+  equal(result.stdout.length, 0);
+  match(
+    result.stderr,
+    /^wrapper: WRAPPER_PLUGIN_HTTP_QUIT "\[\{"uri": "x"\}\]" is not a JSON array/m,
+  );
 });
