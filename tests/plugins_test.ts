@@ -8,9 +8,11 @@ import {
   istioEnv,
   ROOT,
   RunningWrapper,
+  tempPlugin,
   TestServer,
   wrapper,
 } from "./_helpers.ts";
+import { runHook } from "../kit.ts";
 
 const plugin = (name: string) => `tests/fixtures/plugins/${name}`;
 const quits = (server: TestServer) =>
@@ -356,24 +358,32 @@ Deno.test("a built-in named by name runs in-process; the same file by path runs 
   match(result.stderr, /Loaded plugin plugin=envoy .*isolation=process/);
 });
 
-for (
-  const [how, spec] of [["in-process", "http"], ["process", "plugins/http.ts"]]
-) {
-  Deno.test(`sidecar helpers reach loopback only (${how}): one clear error, nothing sent`, async () => {
-    await using other = new TestServer(() => new Response("OK"), {
-      hostname: "127.0.0.2",
-    });
-    const result = await wrapper(["-p", spec!, ...EXIT_7], {
-      env: { WRAPPER_PLUGIN_HTTP_QUIT: `http://127.0.0.2:${other.port}/quit` },
-    });
-    equal(result.code, 7);
-    match(
-      result.stderr,
-      /Hook failed plugin=http hook=afterExit error="Error: http:\/\/127\.0\.0\.2:\d+\/quit: plugins may reach only localhost, 127\.0\.0\.1, \[::1\]"/,
-    );
-    equal(other.requests.length, 0);
+Deno.test("sidecar helpers reach loopback only, in a plugin process and in-process: one clear error, nothing sent", async () => {
+  await using other = new TestServer(() => new Response("OK"), {
+    hostname: "127.0.0.2",
   });
-}
+  const url = `http://127.0.0.2:${other.port}/quit`;
+  // No declared options, so nothing refuses the URL before the helper.
+  await using reach = await tempPlugin(
+    "reach.ts",
+    `export default { name: "reach",\n` +
+      `  async afterExit(ctx) { await ctx.quit(ctx.options.url); } };\n`,
+  );
+  const result = await wrapper(["-p", reach.path, ...EXIT_7], {
+    env: { WRAPPER_PLUGIN_REACH_URL: url },
+  });
+  equal(result.code, 7);
+  match(
+    result.stderr,
+    /Hook failed plugin=reach hook=afterExit error="Error: http:\/\/127\.0\.0\.2:\d+\/quit: plugins may reach only localhost, 127\.0\.0\.1, \[::1\]"/,
+  );
+  const inProcess = await runHook(reach.path, "afterExit", {
+    options: { url },
+  });
+  equal(inProcess.ok, false);
+  match(inProcess.error!, /plugins may reach only localhost, 127\.0\.0\.1/);
+  equal(other.requests.length, 0);
+});
 
 Deno.test({
   name:
