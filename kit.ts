@@ -100,7 +100,9 @@ export async function runHook(
   // never settles (its calls are then cancelled).
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) => {
-    timer = setTimeout(() => resolve("late"), call.timeoutMs);
+    // A moment past the deadline: the hook's own signal fires at it, and a
+    // hook that stops on it reports its own reason.
+    timer = setTimeout(() => resolve("late"), call.timeoutMs + 500);
   });
   const ended = await Promise.race([
     receive({ kind: "call", hook, context: call }),

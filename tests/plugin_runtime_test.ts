@@ -21,6 +21,7 @@ import {
   retriesAfterExit,
 } from "../src/plugin_replies.ts";
 import { closedPort, tempPlugin, TestServer } from "./_helpers.ts";
+import { runHook } from "../kit.ts";
 
 Deno.test("one retry policy: 408, 429 and 5xx but 501 are transient; backoff doubles to its cap", () => {
   for (const status of [408, 429, 500, 502, 503, 504, 599]) {
@@ -253,60 +254,37 @@ Deno.test("the protocol is versioned: a runtime refuses a host of another versio
   ok(checkWorkerMessage({ ...loaded, protocol: PROTOCOL_VERSION }));
 });
 
+const ISTIO = new URL("../plugins/istio_proxy.ts", import.meta.url);
+
 Deno.test("a readiness wait says where and how long it waits (debug), then a progress line each progressMs (info), then why it gave up", async () => {
   await using sidecar = new TestServer(() => new Response("", { status: 503 }));
-  const messages: Array<Record<string, unknown>> = [];
-  const receive = pluginRuntime((message) => messages.push(message));
-  await receive({
-    kind: "load",
-    protocol: PROTOCOL_VERSION,
-    url: new URL("../plugins/istio_proxy.ts", import.meta.url).href,
-    fallbackName: "istio-proxy",
-    allowedHosts: ["127.0.0.1"],
-  });
   const url = `http://127.0.0.1:${sidecar.port}/healthz/ready`;
-  await receive({
-    kind: "call",
-    hook: "beforeStart",
-    context: {
-      hook: "beforeStart",
-      command: ["true"],
-      options: { readyUrl: url },
-      timeoutMs: 700,
-      sidecar: {
-        absentAfterMs: null,
-        verifyTimeoutMs: 100,
-        native: false,
-        injected: null,
-        progressMs: 200,
-      },
-    },
+  const result = await runHook(ISTIO, "beforeStart", {
+    options: { readyUrl: url },
+    timeoutMs: 700,
+    sidecar: { absentAfterMs: null, progressMs: 200 },
   });
-  const logs = messages.filter((m) => m.kind === "log");
-  deepEqual(logs[0], {
+  deepEqual(result.logs[0], {
     kind: "log",
     level: "debug",
     message: "Waiting for the sidecar to be ready",
     properties: { url, timeoutMs: 700 },
   });
-  const progress = logs.filter((m) =>
+  const progress = result.logs.filter((m) =>
     m.message === "Still waiting for the sidecar"
   );
   // Polls back off to 500 ms, so the lines come at most that late.
-  ok(progress.length >= 1 && progress.length <= 3, JSON.stringify(logs));
+  ok(progress.length >= 1 && progress.length <= 3, JSON.stringify(result));
   for (const line of progress) {
     equal(line.level, "info");
-    const { waitedMs, last } = line.properties as Record<string, unknown>;
+    const { waitedMs, last } = line.properties;
     ok((waitedMs as number) >= 200, String(waitedMs));
     equal(last, "HTTP 503");
   }
-  match(
-    String(messages.at(-1)?.message),
-    /not ready within 700 ms \(last answer: HTTP 503\)/,
-  );
+  match(result.error!, /not ready within 700 ms \(last answer: HTTP 503\)/);
 });
 
-Deno.test("ctx.quit in-process: 503 and 429 are retried, 501 is not; each outcome is logged", async () => {
+Deno.test("ctx.quit in-process: 503 and 429 are retried, 501 is not", async () => {
   const answers = [503, 429, 200, 501];
   await using sidecar = new TestServer(() =>
     new Response("", { status: answers.shift() ?? 200 })
@@ -316,43 +294,13 @@ Deno.test("ctx.quit in-process: 503 and 429 are retried, 501 is not; each outcom
     `export default { name: "quitter", async afterExit(ctx) {\n` +
       `  await ctx.quit(ctx.options.quitUrl, { verify: false });\n} };\n`,
   );
-  const run = async () => {
-    const messages: Array<Record<string, unknown>> = [];
-    const receive = pluginRuntime((message) => messages.push(message));
-    await receive({
-      kind: "load",
-      protocol: PROTOCOL_VERSION,
-      url: new URL(plugin.path, "file:///").href,
-      fallbackName: "quitter",
-      allowedHosts: ["127.0.0.1"],
-    });
-    await receive({
-      kind: "call",
-      hook: "afterExit",
-      context: {
-        hook: "afterExit",
-        command: ["true"],
-        options: { quitUrl: `http://127.0.0.1:${sidecar.port}/quitquitquit` },
-        timeoutMs: 5000,
-        sidecar: {
-          absentAfterMs: null,
-          verifyTimeoutMs: 100,
-          native: false,
-          injected: null,
-          progressMs: 10_000,
-        },
-        exit: { code: 0, signal: null, success: true },
-        durationMs: 1,
-        started: true,
-      },
-    });
-    return messages.at(-1)!;
-  };
-  deepEqual(await run(), { kind: "done" }); // 503, 429, then 200
+  const options = { quitUrl: `http://127.0.0.1:${sidecar.port}/quitquitquit` };
+  const accepted = await runHook(plugin.path, "afterExit", { options });
+  equal(accepted.ok, true, accepted.error); // 503, 429, then 200
   equal(sidecar.requests.length, 3);
-  const refused = await run(); // 501: not transient
-  equal(refused.kind, "failed");
-  match(String(refused.message), /501/);
+  const refused = await runHook(plugin.path, "afterExit", { options });
+  equal(refused.ok, false); // 501: not transient
+  match(refused.error!, /501/);
   equal(sidecar.requests.length, 4);
 });
 
@@ -366,33 +314,11 @@ Deno.test("a readiness attempt that is never answered does not use up the wait: 
       held.push(() => resolve(new Response("late")))
     );
   });
-  const messages: Array<Record<string, unknown>> = [];
-  const receive = pluginRuntime((message) => messages.push(message));
-  await receive({
-    kind: "load",
-    protocol: PROTOCOL_VERSION,
-    url: new URL("../plugins/istio_proxy.ts", import.meta.url).href,
-    fallbackName: "istio-proxy",
-    allowedHosts: ["127.0.0.1"],
-  });
-  await receive({
-    kind: "call",
-    hook: "beforeStart",
-    context: {
-      hook: "beforeStart",
-      command: ["true"],
-      options: { readyUrl: `http://127.0.0.1:${sidecar.port}/ready` },
-      timeoutMs: 10_000,
-      sidecar: {
-        absentAfterMs: null,
-        verifyTimeoutMs: 100,
-        native: false,
-        injected: null,
-        progressMs: 10_000,
-      },
-    },
+  const result = await runHook(ISTIO, "beforeStart", {
+    options: { readyUrl: `http://127.0.0.1:${sidecar.port}/ready` },
+    sidecar: { absentAfterMs: null },
   });
   for (const release of held) release();
-  deepEqual(messages.at(-1), { kind: "done" });
+  equal(result.ok, true, result.error);
   equal(sidecar.requests.length, 2);
 });
