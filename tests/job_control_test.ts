@@ -102,8 +102,9 @@ Deno.test("the job has its own session and process group: `kill 0` at its end re
   ok(!/Received signal/.test(stderr), stderr);
 });
 
-/** Run `command` on a new pseudo-terminal (util-linux `script`), typing `keys`. */
-function onTerminal(command: string[]) {
+/** Run the wrapper on `sh -c script` on a new pseudo-terminal (util-linux `script`). */
+function onTerminal(script: string) {
+  const command = [Deno.execPath(), ...WRAPPER_ARGS, "sh", "-c", script];
   const quoted = command.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`);
   const child = new Deno.Command("script", {
     args: ["-qfec", `exec ${quoted.join(" ")}`, "/dev/null"],
@@ -144,14 +145,10 @@ Deno.test({
   }`,
   ignore: !canScript,
   fn: async () => {
-    await using term = onTerminal([
-      Deno.execPath(),
-      ...WRAPPER_ARGS,
-      "sh",
-      "-c",
+    await using term = onTerminal(
       'trap "echo got INT" INT; trap "echo got QUIT; exit 6" QUIT; echo ready; ' +
-      "while :; do :; done", // busy: each signal is trapped as it comes
-    ]);
+        "while :; do :; done", // busy: each signal is trapped as it comes
+    );
     await term.output.until("ready");
     await term.type("\x03");
     await term.output.until("got INT");
@@ -169,14 +166,10 @@ Deno.test({
     }`,
   ignore: !canScript,
   fn: async () => {
-    await using term = onTerminal([
-      Deno.execPath(),
-      ...WRAPPER_ARGS,
-      "sh",
-      "-c",
+    await using term = onTerminal(
       'echo "pids $$ $PPID"; trap "echo got USR2" USR2; ' +
-      'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.01; done',
-    ]);
+        'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.01; done',
+    );
     await term.output.until("ready");
     const [, job, wrapper] = /pids (\d+) (\d+)/.exec(term.output.text)!.map(
       Number,
