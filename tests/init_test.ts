@@ -285,9 +285,9 @@ Deno.test("a relative plugin path resolves in a working directory named with #, 
 const UNCATCHABLE: ReadonlyArray<[number, "ends it" | "is survived"]> = [
   [4, "ends it"], // SIGILL: Deno refuses a listener
   [5, "ends it"], // SIGTRAP: not listened to (V8's fatal errors trap)
-  [7, "is survived"], // SIGBUS: Deno's own handler
+  [7, "is survived"], // SIGBUS: V8's handler takes the first one
   [8, "ends it"], // SIGFPE: Deno refuses a listener
-  [11, "is survived"], // SIGSEGV: Deno's own handler
+  [11, "is survived"], // SIGSEGV: V8's handler takes the first one
   [34, "ends it"], // real-time: no name in Deno
   [64, "ends it"],
 ];
@@ -329,7 +329,15 @@ Deno.test({
     `as PID 1 the kernel drops every signal the wrapper does not listen to: the job's own kill -N 1 for each of them leaves it running${why}`,
   ignore: !canUnshare,
   fn: async () => {
-    const numbers = [...UNCATCHABLE.map(([n]) => n), 21, 22];
+    // Not BUS and SEGV: V8's handler takes the first and then gives them
+    // their default back; as PID 1 a crash (139) was seen in 2 runs of 6.
+    const numbers = [
+      ...UNCATCHABLE.filter(([, outcome]) => outcome === "ends it").map(([n]) =>
+        n
+      ),
+      21,
+      22,
+    ];
     const result = await asInit([
       "sh",
       "-c",
