@@ -179,7 +179,7 @@ export function isLoopbackUrl(value: string): boolean {
   }
 }
 
-/** Longest a readiness attempt waits for an answer before the next one. */
+/** Longest one readiness or quit attempt waits for an answer. */
 export const READY_ATTEMPT_MS = 2000;
 
 /** Most options a plugin may declare. */
@@ -590,11 +590,13 @@ export function pluginRuntime(
       let response: Response;
       let waited = false; // for an injected sidecar not listening yet
       for (let attempt = 1;;) {
+        // An attempt never answered is retried, not waited on to the deadline.
+        const patience = AbortSignal.timeout(READY_ATTEMPT_MS);
         try {
           response = await fetch(url, {
             method: options.method ?? "POST",
             headers: options.headers ?? {},
-            signal,
+            signal: AbortSignal.any([signal, patience]),
           });
           if (!isTransientStatus(response.status) || attempt === 3) break;
           await response.body?.cancel();
@@ -634,10 +636,14 @@ export function pluginRuntime(
             });
             return;
           }
-          if (signal.aborted || attempt === 3) throw error;
+          const unanswered = patience.aborted && !signal.aborted;
+          const failure = unanswered
+            ? new Error(`${url}: no answer within ${READY_ATTEMPT_MS} ms`)
+            : error;
+          if (signal.aborted || attempt === 3) throw failure;
           log.debug("Quit: transient error, retrying", {
             url,
-            error: describe(error),
+            error: describe(failure),
           });
         }
         await sleep(backoff(attempt, 100, 400), signal);

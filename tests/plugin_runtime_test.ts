@@ -322,3 +322,28 @@ Deno.test("a readiness attempt that is never answered does not use up the wait: 
   equal(result.ok, true, result.error);
   equal(sidecar.requests.length, 2);
 });
+
+Deno.test("a quit that is never answered is retried, not waited on until the deadline", async () => {
+  let first = true;
+  const held: Array<() => void> = [];
+  await using sidecar = new TestServer(() => {
+    if (!first) return new Response("OK");
+    first = false;
+    return new Promise<Response>((resolve) =>
+      held.push(() => resolve(new Response("late")))
+    );
+  });
+  await using plugin = await tempPlugin(
+    "quitter.ts",
+    `export default { name: "quitter", async afterExit(ctx) {\n` +
+      `  await ctx.quit(ctx.options.quitUrl, { verify: false });\n} };\n`,
+  );
+  const result = await runHook(plugin.path, "afterExit", {
+    options: { quitUrl: `http://127.0.0.1:${sidecar.port}/quitquitquit` },
+    timeoutMs: 10_000,
+  });
+  for (const release of held) release();
+  equal(result.ok, true, result.error);
+  equal(sidecar.requests.length, 2);
+  match(JSON.stringify(result.logs), /Asked the sidecar to quit/);
+});
