@@ -2,9 +2,12 @@
 // (offline, from kubernetes-models), and every wrapper setting in them real.
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import "./_no_node_deprecations.ts";
-import { CronJob, Job } from "kubernetes-models/batch/v1";
-import type { IContainer, IPodTemplateSpec } from "kubernetes-models/v1";
-import { parseAllDocuments } from "yaml";
+import { CronJob, Job } from "npm:kubernetes-models@5.1.0/batch/v1";
+import type {
+  IContainer,
+  IPodTemplateSpec,
+} from "npm:kubernetes-models@5.1.0/v1";
+import { parseAllDocuments } from "npm:yaml@2.9.1";
 import { parseConfig, unusedEnvVars } from "../src/config.ts";
 import { AUTO_SPEC, planPlugins } from "../src/plan.ts";
 import { DEFAULT_PODINFO_DIR } from "../src/podinfo.ts";
