@@ -24,9 +24,16 @@ import type { ExitStatus, HookName, SidecarSettings } from "./mod.ts";
 import type { HookContextData, WorkerMessage } from "./src/_protocol.ts";
 export type { ExitStatus, HookName, SidecarSettings } from "./mod.ts";
 import { optionProblems, withDefaults } from "./src/plugin_options.ts";
-import { pluginRuntime, PROTOCOL_VERSION } from "./src/plugin_runtime.ts";
+import {
+  LOOPBACK_HOSTS,
+  pluginRuntime,
+  PROTOCOL_VERSION,
+  READY_PROGRESS_MS,
+} from "./src/plugin_runtime.ts";
+import { readConfig } from "./src/config.ts";
 
-const LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
+/** The wrapper's settings with no variable set: the context's defaults. */
+const DEFAULTS = readConfig(["true"], {}).config;
 
 /** What `runHook` gives the hook; everything has a default. */
 export interface RunHookOptions {
@@ -80,7 +87,7 @@ export async function runHook(
     protocol: PROTOCOL_VERSION,
     url,
     fallbackName: "plugin",
-    allowedHosts: LOOPBACK,
+    allowedHosts: LOOPBACK_HOSTS,
   });
   const loaded = reply;
   if (loaded?.kind !== "loaded") {
@@ -89,7 +96,12 @@ export async function runHook(
   const name = String(loaded.name);
   const options = given.options ?? {};
   if (loaded.options !== undefined) {
-    const problems = optionProblems(name, loaded.options, options, LOOPBACK);
+    const problems = optionProblems(
+      name,
+      loaded.options,
+      options,
+      LOOPBACK_HOSTS,
+    );
     if (problems.length > 0) return { ok: false, error: problems[0]!, logs };
   }
   if (!loaded.hooks.includes(hook)) {
@@ -126,13 +138,13 @@ function context(
     hook,
     command: given.command ?? ["true"],
     options: withDefaults(declared, given.options ?? {}),
-    timeoutMs: given.timeoutMs ?? 10_000,
+    timeoutMs: given.timeoutMs ?? DEFAULTS.hookTimeoutMs,
     sidecar: {
-      absentAfterMs: 1000,
-      verifyTimeoutMs: 5000,
+      absentAfterMs: DEFAULTS.absentAfterMs,
+      verifyTimeoutMs: DEFAULTS.verifyTimeoutMs,
       native: false,
       injected: null,
-      progressMs: 10_000,
+      progressMs: READY_PROGRESS_MS,
       ...given.sidecar,
     },
     ...(hook === "afterExit"

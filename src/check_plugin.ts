@@ -9,7 +9,7 @@ import type { Config } from "./config.ts";
 import { EXIT_NOT_STARTED, EXIT_USAGE } from "./exit_codes.ts";
 import { escapeControls, type Logger } from "./log.ts";
 import type { LoadedPlugin } from "./plugin_host.ts";
-import { optionVariable } from "./plugin_options.ts";
+import { optionSummary, optionVariable } from "./plugin_options.ts";
 import type { PluginPlan } from "./plan.ts";
 import { PluginSet } from "./plugin_set.ts";
 
@@ -50,13 +50,9 @@ export function describePlugin(plugin: LoadedPlugin): string {
     return `${head}  options: not declared (every WRAPPER_PLUGIN_* variable of its name is passed unchecked)\n`;
   }
   const rows = Object.entries(plugin.options).map(([option, spec]) =>
-    `  ${optionVariable(plugin.name, option)}: ${
-      escapeControls(spec.description)
-    }${
-      spec.default === undefined
-        ? ""
-        : ` (default ${escapeControls(spec.default)})`
-    }${spec.loopback ? " [loopback URL]" : ""}\n`
+    `  ${optionVariable(plugin.name, option)}: ${optionSummary(spec)}${
+      spec.loopback ? " [loopback URL]" : ""
+    }\n`
   );
   return head + (rows.length > 0 ? rows.join("") : "  options: none\n");
 }

@@ -5,7 +5,6 @@
  * exits.
  * @module
  */
-import { SIGNAL_NUMBERS } from "./dispositions.ts";
 import {
   guardInspectorPort,
   keepIgnored,
@@ -30,6 +29,7 @@ import { planPlugins } from "./plan.ts";
 import { type PodInfo, readPodInfo } from "./podinfo.ts";
 import { keepLoopbackOffProxies } from "./proxy.ts";
 import { runWrapper } from "./wrapper.ts";
+import { stoppedBySignal } from "./run.ts";
 import { startReaper } from "./reaper.ts";
 
 /** Run the wrapper with these arguments and environment; returns the exit code. */
@@ -98,7 +98,7 @@ async function noJob(
     setupLogging(config.logLevel, config.logFormat);
     const { checkPlugins } = await import("./check_plugin.ts");
     const plan = planPlugins(config.plugins, undefined);
-    for (const problem of plan.problems) return usageError(problem);
+    if (plan.problems.length > 0) return usageError(plan.problems[0]!);
     const { text, mistakes, code } = await checkPlugins(
       config,
       plan,
@@ -108,10 +108,9 @@ async function noJob(
     );
     for (const mistake of mistakes) writeStderrLine(`wrapper: ${mistake}`);
     await writeOut(text);
-    const stop = signals.stopSignal;
-    if (stop !== undefined) return 128 + (SIGNAL_NUMBERS[stop] ?? 15);
     await flushLogs();
-    return code;
+    const stop = signals.stopSignal;
+    return stop === undefined ? code : stoppedBySignal(stop).code;
   }
   const { builtinHelp, helpText, VERSION } = await import("./help.ts");
   await writeOut(

@@ -198,14 +198,23 @@ export function readConfig(
 export function unknownSettings(
   env: Readonly<Record<string, string>>,
 ): string[] {
-  const known = new Set<string>(Object.values(ENV_VARS));
   const option = new RegExp(
     `^${PLUGIN_OPTION_PREFIX}[A-Z0-9]+(_[A-Z0-9]+)*_[A-Z0-9]+$`,
   );
   const reserved = new RegExp(`^${PLUGIN_OPTION_PREFIX}(PATH|TIMEOUT)_`);
+  return notSettings(env).filter((key) =>
+    !option.test(key) || reserved.test(key)
+  );
+}
+
+/**
+ * The `WRAPPER_*` variables that are no setting (nor Kubernetes' own for a
+ * Service named `wrapper`), sorted: typos, or plugin options.
+ */
+function notSettings(env: Readonly<Record<string, string>>): string[] {
+  const known = new Set<string>(Object.values(ENV_VARS));
   return Object.keys(env).filter((key) =>
-    key.startsWith("WRAPPER_") && !known.has(key) && !isServiceLink(key) &&
-    (!option.test(key) || reserved.test(key))
+    key.startsWith("WRAPPER_") && !known.has(key) && !isServiceLink(key)
   ).sort();
 }
 
@@ -463,14 +472,12 @@ export function unusedEnvVars(
   env: Readonly<Record<string, string>>,
   pluginNames: readonly string[],
 ): string[] {
-  const known = new Set<string>(Object.values(ENV_VARS));
   const prefixes = pluginNames.map((name) =>
     `${PLUGIN_OPTION_PREFIX}${pluginEnvName(name)}_`
   );
-  return Object.keys(env).filter((key) =>
-    key.startsWith("WRAPPER_") && !known.has(key) && !isServiceLink(key) &&
+  return notSettings(env).filter((key) =>
     !prefixes.some((prefix) => key.startsWith(prefix))
-  ).sort();
+  );
 }
 
 /**

@@ -5,7 +5,7 @@
 import denoJson from "../deno.json" with { type: "json" };
 import { SETTINGS } from "./settings.ts";
 import type { Plugin, PluginOption } from "../mod.ts";
-import { optionEnvName } from "./plugin_options.ts";
+import { optionEnvName, optionSummary } from "./plugin_options.ts";
 import { BUILTIN_PLUGINS } from "./plugin_source.ts";
 import {
   EXIT_NOT_EXECUTABLE,
@@ -74,9 +74,7 @@ function builtinOptions(builtins: readonly BuiltinHelp[]): string {
       string,
     ] => [
       `${name} ${optionEnvName(option)}`,
-      `${spec.description}${
-        spec.default === undefined ? "" : ` (default ${spec.default})`
-      }`,
+      optionSummary(spec),
     ]);
     return rows.length > 0 ? rows : [[name, "no options"]];
   }));

@@ -7,10 +7,22 @@
 import type { PluginOption } from "../mod.ts";
 import { PLUGIN_OPTION_PREFIX, pluginEnvName, SWITCH } from "./config.ts";
 import { isLoopbackUrl } from "./plugin_runtime.ts";
+import { escapeControls } from "./log.ts";
 
 /** `quitUrl` → `QUIT_URL`: the option's part of its variable. */
 export function optionEnvName(option: string): string {
   return option.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+}
+
+/**
+ * One declared option in a line: its description and default, with any
+ * control character a plugin put there escaped.
+ */
+export function optionSummary(spec: PluginOption): string {
+  const fallback = spec.default === undefined
+    ? ""
+    : ` (default ${escapeControls(spec.default)})`;
+  return `${escapeControls(spec.description)}${fallback}`;
 }
 
 /** The variable that sets `option` of plugin `name`. */

@@ -179,8 +179,11 @@ export function isLoopbackUrl(value: string): boolean {
   }
 }
 
+/** How often a readiness wait logs that it is still waiting. */
+export const READY_PROGRESS_MS = 10_000;
+
 /** Longest one readiness or quit attempt waits for an answer. */
-export const READY_ATTEMPT_MS = 2000;
+export const ATTEMPT_MS = 2000;
 
 /** Most options a plugin may declare. */
 export const MAX_OPTIONS = 64;
@@ -227,7 +230,7 @@ export function checkOptions(
     if (loopback && fallback !== undefined && !isLoopbackUrl(fallback)) {
       return `${where}: its default ${
         cut(safeJson(fallback), 80)
-      } is not an http(s) URL on localhost, 127.0.0.1 or [::1]`;
+      } is not an http(s) URL on ${LOOPBACK_HOSTS.join(", ")}`;
     }
     options[name] = {
       description,
@@ -250,7 +253,7 @@ const IDLE_SIDECAR: SidecarSettings = {
   verifyTimeoutMs: 0,
   native: false,
   injected: null,
-  progressMs: 10_000,
+  progressMs: READY_PROGRESS_MS,
 };
 
 /**
@@ -537,7 +540,7 @@ export function pluginRuntime(
           });
         }
         // One attempt that is never answered must not use up the wait.
-        const patience = AbortSignal.timeout(READY_ATTEMPT_MS);
+        const patience = AbortSignal.timeout(ATTEMPT_MS);
         try {
           const response = await fetch(url, {
             method: options.method ?? "GET",
@@ -553,7 +556,7 @@ export function pluginRuntime(
         } catch (error) {
           if (signal.aborted) break;
           if (patience.aborted) {
-            last = `no answer within ${READY_ATTEMPT_MS} ms`;
+            last = `no answer within ${ATTEMPT_MS} ms`;
           } else if (!isRefused(error)) last = describe(error);
           else if (
             last === undefined && settings.absentAfterMs !== null &&
@@ -591,7 +594,7 @@ export function pluginRuntime(
       let waited = false; // for an injected sidecar not listening yet
       for (let attempt = 1;;) {
         // An attempt never answered is retried, not waited on to the deadline.
-        const patience = AbortSignal.timeout(READY_ATTEMPT_MS);
+        const patience = AbortSignal.timeout(ATTEMPT_MS);
         try {
           response = await fetch(url, {
             method: options.method ?? "POST",
@@ -638,7 +641,7 @@ export function pluginRuntime(
           }
           const unanswered = patience.aborted && !signal.aborted;
           const failure = unanswered
-            ? new Error(`${url}: no answer within ${READY_ATTEMPT_MS} ms`)
+            ? new Error(`${url}: no answer within ${ATTEMPT_MS} ms`)
             : error;
           if (signal.aborted || attempt === 3) throw failure;
           log.debug("Quit: transient error, retrying", {

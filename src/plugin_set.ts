@@ -22,7 +22,7 @@ import {
   readPluginSource,
   resolveSpec,
 } from "./plugin_source.ts";
-import { after } from "./plugin_runtime.ts";
+import { after, READY_PROGRESS_MS } from "./plugin_runtime.ts";
 import { optionProblems, withDefaults } from "./plugin_options.ts";
 import { LOOPBACK_HOSTS } from "./plugin_process.ts";
 
@@ -31,9 +31,6 @@ import { LOOPBACK_HOSTS } from "./plugin_process.ts";
  * signal: a normal load takes tens of ms, and then its quit can be sent.
  */
 export const STOP_LOAD_GRACE_MS = 1000;
-
-/** How often a readiness wait logs that it is still waiting. */
-export const READY_PROGRESS_MS = 10_000;
 
 /** What a hook's context adds after the job: how it ended. */
 export type ExitFields = Pick<

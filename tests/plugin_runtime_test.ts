@@ -254,6 +254,28 @@ Deno.test("the protocol is versioned: a runtime refuses a host of another versio
   ok(checkWorkerMessage({ ...loaded, protocol: PROTOCOL_VERSION }));
 });
 
+/** A plugin that sends one quit to its `quitUrl`, not checking the port after. */
+const QUITTER = `export default { name: "quitter", async afterExit(ctx) {\n` +
+  `  await ctx.quit(ctx.options.quitUrl, { verify: false });\n} };\n`;
+
+/**
+ * A stand-in that answers its first request only once its client has gone,
+ * and every later one with 200 and `body`.
+ */
+function firstUnanswered(body: string): TestServer {
+  let first = true;
+  return new TestServer((request) => {
+    if (!first) return new Response(body);
+    first = false;
+    return new Promise<Response>((resolve) =>
+      request.signal.addEventListener(
+        "abort",
+        () => resolve(new Response("late")),
+      )
+    );
+  });
+}
+
 const ISTIO = new URL("../plugins/istio_proxy.ts", import.meta.url);
 
 Deno.test("a readiness wait says where and how long it waits (debug), then a progress line each progressMs (info), then why it gave up", async () => {
@@ -289,11 +311,7 @@ Deno.test("ctx.quit in-process: 503 and 429 are retried, 501 is not", async () =
   await using sidecar = new TestServer(() =>
     new Response("", { status: answers.shift() ?? 200 })
   );
-  await using plugin = await tempPlugin(
-    "quitter.ts",
-    `export default { name: "quitter", async afterExit(ctx) {\n` +
-      `  await ctx.quit(ctx.options.quitUrl, { verify: false });\n} };\n`,
-  );
+  await using plugin = await tempPlugin("quitter.ts", QUITTER);
   const options = { quitUrl: `http://127.0.0.1:${sidecar.port}/quitquitquit` };
   const accepted = await runHook(plugin.path, "afterExit", { options });
   equal(accepted.ok, true, accepted.error); // 503, 429, then 200
@@ -305,44 +323,22 @@ Deno.test("ctx.quit in-process: 503 and 429 are retried, 501 is not", async () =
 });
 
 Deno.test("a readiness attempt that is never answered does not use up the wait: the next one, answered, counts", async () => {
-  let first = true;
-  const held: Array<() => void> = [];
-  await using sidecar = new TestServer(() => {
-    if (!first) return new Response("ready");
-    first = false;
-    return new Promise<Response>((resolve) =>
-      held.push(() => resolve(new Response("late")))
-    );
-  });
+  await using sidecar = firstUnanswered("ready");
   const result = await runHook(ISTIO, "beforeStart", {
     options: { readyUrl: `http://127.0.0.1:${sidecar.port}/ready` },
     sidecar: { absentAfterMs: null },
   });
-  for (const release of held) release();
   equal(result.ok, true, result.error);
   equal(sidecar.requests.length, 2);
 });
 
 Deno.test("a quit that is never answered is retried, not waited on until the deadline", async () => {
-  let first = true;
-  const held: Array<() => void> = [];
-  await using sidecar = new TestServer(() => {
-    if (!first) return new Response("OK");
-    first = false;
-    return new Promise<Response>((resolve) =>
-      held.push(() => resolve(new Response("late")))
-    );
-  });
-  await using plugin = await tempPlugin(
-    "quitter.ts",
-    `export default { name: "quitter", async afterExit(ctx) {\n` +
-      `  await ctx.quit(ctx.options.quitUrl, { verify: false });\n} };\n`,
-  );
+  await using sidecar = firstUnanswered("OK");
+  await using plugin = await tempPlugin("quitter.ts", QUITTER);
   const result = await runHook(plugin.path, "afterExit", {
     options: { quitUrl: `http://127.0.0.1:${sidecar.port}/quitquitquit` },
     timeoutMs: 10_000,
   });
-  for (const release of held) release();
   equal(result.ok, true, result.error);
   equal(sidecar.requests.length, 2);
   match(JSON.stringify(result.logs), /Asked the sidecar to quit/);
