@@ -3,7 +3,14 @@
 // type-checked with them, and --check-plugin to load a plugin and see it.
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { runHook, standIn } from "../kit.ts";
-import { closedPort, ROOT, tempPlugin, wrapper } from "./_helpers.ts";
+import {
+  closedPort,
+  ROOT,
+  RunningWrapper,
+  tempPlugin,
+  TestServer,
+  wrapper,
+} from "./_helpers.ts";
 
 Deno.test("--print-types prints mod.ts, and every TypeScript block of the README type-checks against it", async () => {
   const types = await wrapper(["--print-types"]);
@@ -161,4 +168,26 @@ Deno.test("the kit: runHook runs a plugin's hook with its declared defaults agai
   const missing = await runHook("./no_such_plugin.ts", "afterExit");
   equal(missing.ok, false);
   match(missing.error!, /^cannot load: /);
+});
+
+Deno.test("--check-plugin stops on SIGTERM while a plugin's fetch hangs: 143, and the reason is still written", async () => {
+  await using files = new TestServer((request) =>
+    new Promise<Response>((resolve) =>
+      request.signal.addEventListener(
+        "abort",
+        () => resolve(new Response("late")),
+      )
+    )
+  );
+  await using run = new RunningWrapper([
+    "--check-plugin",
+    `http://127.0.0.1:${files.port}/p.ts`,
+  ]);
+  await files.received(1);
+  run.process.kill("SIGTERM");
+  equal((await run.process.status).code, 143);
+  match(
+    await run.stderr,
+    /Cannot load plugin "http:\/\/127\.0\.0\.1:\d+\/p\.ts": cannot fetch \S+: SIGTERM\n/,
+  );
 });
