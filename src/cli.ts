@@ -17,7 +17,7 @@ import {
   readConfig,
 } from "./config.ts";
 import { firstLine, UsageError } from "./errors.ts";
-import { EXIT_SOFTWARE, EXIT_USAGE } from "./exit_codes.ts";
+import { EXIT_NOT_STARTED, EXIT_SOFTWARE, EXIT_USAGE } from "./exit_codes.ts";
 import {
   flushLogs,
   preloadLogging,
@@ -81,6 +81,28 @@ export async function main(
   }
 }
 
+/**
+ * `--install <folder>`: copy the wrapper there (an init container's job).
+ * A bad folder is a usage error (2); a copy that fails (no space, not
+ * writable) is 125: the job cannot start from that folder.
+ */
+async function installInto(config: Config): Promise<number> {
+  setupLogging(config.logLevel, config.logFormat);
+  const { install } = await import("./install.ts");
+  try {
+    const { wrapper, bytes } = await install(config.installDir);
+    wrapperLogger().info("Installed", { wrapper, bytes });
+    await flushLogs();
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(error);
+    writeStderrLine(
+      `wrapper: cannot install into ${config.installDir}: ${firstLine(error)}`,
+    );
+    return EXIT_NOT_STARTED;
+  }
+}
+
 /** `--help`, `--version`, `--print-types`, `--check-plugin`: no job runs. */
 async function noJob(
   config: Config,
@@ -94,6 +116,7 @@ async function noJob(
     await writeOut(types);
     return 0;
   }
+  if (config.action === "install") return await installInto(config);
   if (config.action === "check") {
     setupLogging(config.logLevel, config.logFormat);
     const { checkPlugins } = await import("./check_plugin.ts");

@@ -13,8 +13,10 @@ export type LogFormat = "text" | "json";
 
 /** Everything the wrapper needs to know, resolved from flags then env. */
 export interface Config {
-  /** What to do: run the command, or print help or version. */
-  action: "run" | "help" | "version" | "types" | "check";
+  /** What to do: run the command, print help, version or types, check plugins, or install. */
+  action: "run" | "help" | "version" | "types" | "check" | "install";
+  /** `--install`'s folder ("" unless given). */
+  installDir: string;
   /** The command and its arguments, untouched. */
   command: string[];
   /** Plugin specs in load order: flags first, then `WRAPPER_PLUGIN_PATH`. */
@@ -109,10 +111,11 @@ export function readConfig(
   env: Readonly<Record<string, string>>,
 ): ConfigReading {
   const problems: UsageError[] = [];
-  const { flags, flagNames, flagPlugins, action, command } = readArgs(
-    args,
-    problems,
-  );
+  const { flags, flagNames, flagPlugins, action, installDir, command } =
+    readArgs(
+      args,
+      problems,
+    );
   const fromEnv = (key: SettingKey) =>
     flags[key] ?? emptyToUndefined(env[SETTINGS[key].env]);
   /** A setting's value; a mistake is collected and its default used. */
@@ -148,6 +151,7 @@ export function readConfig(
   }
   const config: Config = {
     action,
+    installDir,
     command,
     plugins,
     hookTimeoutMs: value("pluginTimeout"),
@@ -172,6 +176,7 @@ export function readConfig(
       version: "--version",
       types: "--print-types",
       check: "--check-plugin",
+      install: "--install",
     }[action];
     problems.push(
       new UsageError(`No command runs with ${flag}: remove "${command[0]}"`),
@@ -252,6 +257,7 @@ function readArgs(args: readonly string[], problems: UsageError[]) {
   const flags: Partial<Record<SettingKey, string>> = {};
   const flagNames: Partial<Record<SettingKey, string>> = {};
   let action: Config["action"] = "run";
+  let installDir = "";
   let i = 0;
   for (; i < args.length; i++) {
     const arg = args[i]!;
@@ -270,6 +276,16 @@ function readArgs(args: readonly string[], problems: UsageError[]) {
     }
     if (arg === "--print-types") {
       if (action === "run") action = "types";
+      continue;
+    }
+    if (arg === "--install" || arg.startsWith("--install=")) {
+      const dir = arg === "--install" ? args[++i] : arg.slice(10);
+      if (dir === undefined || dir === "") {
+        problems.push(new UsageError(`Option "--install" needs a folder`));
+      } else if (action === "run" || action === "install") {
+        action = "install";
+        installDir = dir;
+      }
       continue;
     }
     const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
@@ -302,7 +318,7 @@ function readArgs(args: readonly string[], problems: UsageError[]) {
   } else if (action === "run" && command[0] === "") {
     problems.push(new UsageError("The command is an empty string"));
   }
-  return { flags, flagNames, flagPlugins, action, command };
+  return { flags, flagNames, flagPlugins, action, installDir, command };
 }
 
 /** The words a switch accepts. */

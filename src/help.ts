@@ -100,6 +100,10 @@ ${
         "--print-types",
         "Print the plugin API's types (mod.ts), to type-check a plugin: > wrapper_types.ts",
       ],
+      [
+        "--install <folder>",
+        `Copy the wrapper into an existing folder (an init container's emptyDir) and run nothing; <folder>/wrapper is then the wrapper. A bad folder is a usage error (${EXIT_USAGE}), a failed copy ${EXIT_NOT_STARTED}.`,
+      ],
     ])
   }
 

@@ -518,3 +518,13 @@ export function istioStatus(native = false): string {
     revision: "default",
   });
 }
+
+/** Whether the tests run as root (`id -u`: Deno.uid() needs --allow-sys). */
+export const IS_ROOT: boolean = (() => {
+  try {
+    const { stdout } = new Deno.Command("id", { args: ["-u"] }).outputSync();
+    return new TextDecoder().decode(stdout).trim() === "0";
+  } catch {
+    return false;
+  }
+})();

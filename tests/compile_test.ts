@@ -136,3 +136,24 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    `compiled: --install copies the binary alone into a folder, and it runs from there${why}`,
+  ignore,
+  fn: async () => {
+    const folder = await Deno.makeTempDir();
+    try {
+      const installed = await run(["--install", folder]);
+      equal(installed.code, 0, installed.stderr);
+      equal([...Deno.readDirSync(folder)].map((e) => e.name).join(), "wrapper");
+      const { code, stdout } = await new Deno.Command(`${folder}/wrapper`, {
+        args: ["--version"],
+      }).output();
+      equal(code, 0);
+      match(new TextDecoder().decode(stdout), /^wrapper \d+\.\d+\.\d+\n$/);
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+});

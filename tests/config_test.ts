@@ -55,6 +55,22 @@ Deno.test("parseConfig() returns help and version actions without a command", ()
   equal(parseConfig(["-V", "-h"], {}).action, "help");
 });
 
+Deno.test("parseConfig() reads --install <folder> and --install=<folder>; no folder, or a command after it, is a usage error", () => {
+  const config = parseConfig(["--install", "/opt/wrapper"], {});
+  equal(config.action, "install");
+  equal(config.installDir, "/opt/wrapper");
+  equal(parseConfig(["--install=/x"], {}).installDir, "/x");
+  throws(
+    () => parseConfig(["--install"], {}),
+    /Option "--install" needs a folder/,
+  );
+  throws(() => parseConfig(["--install="], {}), /needs a folder/);
+  throws(
+    () => parseConfig(["--install", "/x", "--", "true"], {}),
+    /No command runs with --install: remove "true"/,
+  );
+});
+
 Deno.test("parseConfig() throws UsageError for bad input", () => {
   for (
     const args of [[], ["-x", "true"], ["--plugin"], ["--plugin=", "true"], [

@@ -1,39 +1,25 @@
-// The Containerfile cannot be built here (no container engine, no registry),
-// so check what can be checked offline: it copies everything `deno task
-// compile` reads, builds with that task, and ends distroless, non-root, /wrapper.
-import { match, ok } from "node:assert/strict";
-import { ROOT } from "./_helpers.ts";
+// The image's recipe, checked offline (the pod tests build and run it):
+// Containerfile copies the root filesystem image/rootfs.ts makes, the app in
+// it is every module main.ts loads, the launcher runs Deno with the flags of
+// `deno task wrapper`, and the runtime's lockfile holds LogTape alone.
+import { deepStrictEqual, match, ok } from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { APP_FILES } from "../image/rootfs.ts";
+import { ROOT, WRAPPER_ARGS } from "./_helpers.ts";
 
-Deno.test("Containerfile builds with deno task compile into a non-root distroless image", async () => {
+Deno.test("Containerfile: FROM scratch, the prepared root filesystem, numeric non-root user, /wrapper", async () => {
   const text = await Deno.readTextFile(`${ROOT}Containerfile`);
-  for (
-    const path of [
-      "deno.json",
-      "deno.lock",
-      "main.ts",
-      "mod.ts",
-      "src/",
-      "plugins/",
-    ]
-  ) {
-    ok(
-      new RegExp(`^COPY .*\\b${path.replace(".", "\\.")}`, "m").test(text),
-      path,
-    );
-  }
-  match(
-    text,
-    /^FROM docker\.io\/denoland\/deno:debian-\$\{DENO_VERSION\} AS build$/m,
-  );
-  match(text, /^ARG DENO_VERSION=2\.9\.6$/m);
-  match(text, /^RUN deno task compile/m);
-  match(text, /^FROM gcr\.io\/distroless\/cc-debian12:nonroot$/m);
-  match(text, /^COPY --from=build \/src\/dist\/wrapper \/wrapper$/m);
-  match(text, /^USER nonroot$/m);
-  match(text, /^ENTRYPOINT \["\/wrapper"\]$/m);
+  const lines = text.split("\n").filter((line) => /^[A-Z]/.test(line));
+  deepStrictEqual(lines, [
+    "FROM scratch",
+    "COPY dist/image/rootfs/ /",
+    "USER 65532:65532",
+    'ENTRYPOINT ["/wrapper"]',
+    'CMD ["--help"]',
+  ]);
 });
 
-Deno.test("every local module main.ts loads is inside a directory the Containerfile copies", async () => {
+Deno.test("every local module main.ts loads is in a file or folder the image copies", async () => {
   const { stdout } = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "main.ts"],
     cwd: ROOT,
@@ -45,6 +31,37 @@ Deno.test("every local module main.ts loads is inside a directory the Containerf
     .map((s: string) => s.slice(`file://${ROOT}`.length));
   ok(local.length > 5);
   for (const path of local) {
-    ok(/^(main\.ts|mod\.ts|deno\.json|src\/.*|plugins\/.*)$/.test(path), path);
+    ok(
+      APP_FILES.some((name) => path === name || path.startsWith(`${name}/`)),
+      path,
+    );
   }
+});
+
+Deno.test("the launcher runs Deno with the flags of deno task wrapper, cached only, frozen, from node_modules", async () => {
+  const source = await Deno.readTextFile(`${ROOT}image/launcher.c`);
+  const block = /FLAGS\[\] = \{([^}]*)\}/.exec(source)![1]!;
+  const flags = [...block.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+  const task = WRAPPER_ARGS.slice(0, -1); // without main.ts
+  deepStrictEqual(
+    flags.filter((flag) =>
+      flag.startsWith("--allow-") || flag === "run" || flag === "--no-prompt"
+    ).sort(),
+    [...task].sort(),
+  );
+  for (
+    const flag of ["--cached-only", "--frozen", "--node-modules-dir=manual"]
+  ) {
+    ok(flags.includes(flag), flag);
+  }
+  match(source, /--config=%s\/wrapper-runtime\/app\/deno\.json/);
+});
+
+Deno.test("the runtime imports and locks LogTape alone (test packages live in tests/deno.lock)", async () => {
+  deepStrictEqual(Object.keys(denoJson.imports), ["@logtape/logtape"]);
+  const lock = JSON.parse(await Deno.readTextFile(`${ROOT}deno.lock`));
+  deepStrictEqual(Object.keys(lock.specifiers), [
+    denoJson.imports["@logtape/logtape"],
+  ]);
+  deepStrictEqual(Object.keys(lock.npm), ["@logtape/logtape@2.4.2"]);
 });

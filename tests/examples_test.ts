@@ -18,9 +18,10 @@ const files = [...Deno.readDirSync(`${ROOT}examples`)]
   .map((entry) => entry.name)
   .sort();
 
-Deno.test("the examples cover Job, CronJob, remote pin, two sidecars and native sidecars", () => {
+Deno.test("the examples cover Job, CronJob, copy-in, remote pin, two sidecars and native sidecars", () => {
   deepStrictEqual(files, [
     "cronjob-istio.yaml",
+    "job-copy-in.yaml",
     "job-istio.yaml",
     "job-native-sidecars.yaml",
     "job-remote-plugin.yaml",
@@ -44,10 +45,15 @@ for (const file of files) {
         : undefined;
       ok(model !== undefined, `${file}: unexpected kind ${object.kind}`);
       model.validate(); // throws with the schema path on an invalid field
-      const template: IPodTemplateSpec = object.kind === "CronJob"
-        ? object.spec.jobTemplate.spec.template
-        : object.spec.template;
+      const job = object.kind === "CronJob"
+        ? object.spec.jobTemplate.spec
+        : object.spec;
+      const template: IPodTemplateSpec = job.template;
+      ok(job.activeDeadlineSeconds > 0, `${file}: activeDeadlineSeconds`);
+      ok(job.ttlSecondsAfterFinished > 0, `${file}: ttlSecondsAfterFinished`);
       checkWrapperContainer(file, object, template);
+      await checkPins(file, template);
+      checkCopyIn(file, template);
     }
   });
 }
@@ -59,9 +65,12 @@ function checkWrapperContainer(
   template: IPodTemplateSpec,
 ): void {
   const containers: IContainer[] = template.spec?.containers ?? [];
-  const wrapped = containers.filter((c) => c.command?.[0] === "/wrapper");
-  equal(wrapped.length, 1, `${file}: one container runs /wrapper`);
+  const wrapped = containers.filter((c) =>
+    c.command?.[0]?.endsWith("/wrapper")
+  );
+  equal(wrapped.length, 1, `${file}: one container runs the wrapper`);
   const container = wrapped[0]!;
+  restricted(file, container);
   const env: Record<string, string> = {};
   for (const variable of container.env ?? []) {
     env[variable.name] = variable.value ?? "";
@@ -111,5 +120,73 @@ function checkPodinfoVolume(
     items.map((item) => [item.path, item.fieldRef?.fieldPath]),
     [["annotations", "metadata.annotations"], ["labels", "metadata.labels"]],
     `${file}: downward API items`,
+  );
+}
+
+/** The restricted Pod Security Standard, for the wrapper's container. */
+function restricted(file: string, container: IContainer): void {
+  const context = container.securityContext;
+  equal(context?.runAsNonRoot, true, `${file}: runAsNonRoot`);
+  equal(
+    context?.readOnlyRootFilesystem,
+    true,
+    `${file}: readOnlyRootFilesystem`,
+  );
+  equal(
+    context?.allowPrivilegeEscalation,
+    false,
+    `${file}: no privilege escalation`,
+  );
+  deepStrictEqual(context?.capabilities?.drop, ["ALL"], `${file}: drop ALL`);
+  equal(context?.seccompProfile?.type, "RuntimeDefault", `${file}: seccomp`);
+}
+
+/** A pinned plugin's hash is the real one of the file of that name in plugins/. */
+async function checkPins(
+  file: string,
+  template: IPodTemplateSpec,
+): Promise<void> {
+  const values = (template.spec?.containers ?? []).flatMap((c) =>
+    (c.env ?? []).map((v) => v.value ?? "")
+  );
+  for (
+    const [, name, pin] of values.join(",").matchAll(
+      /\/([\w.-]+\.ts)#sha256=([0-9a-f]+)/g,
+    )
+  ) {
+    const bytes = await Deno.readFile(`${ROOT}plugins/${name}`);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join(
+      "",
+    );
+    equal(pin, hex, `${file}: the pin of ${name} is sha256sum plugins/${name}`);
+  }
+}
+
+/** Copy-in: an init container installs into the emptyDir the job's container runs it from. */
+function checkCopyIn(file: string, template: IPodTemplateSpec): void {
+  const installers = (template.spec?.initContainers ?? []).filter((c) =>
+    c.args?.[0] === "--install"
+  );
+  if (!file.includes("copy-in")) return equal(installers.length, 0, file);
+  equal(installers.length, 1, `${file}: one init container installs`);
+  const installer = installers[0]!;
+  restricted(file, installer);
+  const config = parseConfig(installer.args!, {});
+  equal(config.action, "install");
+  const mount = installer.volumeMounts!.find((m) =>
+    m.mountPath === config.installDir
+  )!;
+  const volume = template.spec!.volumes!.find((v) => v.name === mount.name)!;
+  ok(volume.emptyDir !== undefined, `${file}: an emptyDir`);
+  const job = template.spec!.containers.find((c) =>
+    c.command?.[0] === `${config.installDir}/wrapper`
+  )!;
+  ok(job, `${file}: the job's container runs ${config.installDir}/wrapper`);
+  ok(
+    job.volumeMounts!.some((m) =>
+      m.name === mount.name && m.mountPath === config.installDir && m.readOnly
+    ),
+    `${file}: the job's container mounts it read-only`,
   );
 }

@@ -1,0 +1,57 @@
+/*
+ * /wrapper in an image built without `deno compile` (which needs a denort
+ * download this project cannot make): execs the Deno beside it on the
+ * wrapper's main.ts, with the flags `deno task compile` would bake in. No
+ * shell, no environment change but one (below); the wrapper replaces this
+ * process, so it is still PID 1 and gets every signal itself.
+ *
+ * Layout, wherever it is installed: <dir>/wrapper (this), <dir>/wrapper-runtime/deno,
+ * <dir>/wrapper-runtime/app/main.ts with deno.json, deno.lock and node_modules/.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Exit code when the wrapper cannot be started: the job did not start. */
+#define EXIT_NOT_STARTED 125
+
+static const char *const FLAGS[] = {
+    "run", "--no-prompt", "--cached-only", "--frozen", "--node-modules-dir=manual",
+    "--allow-run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-ffi",
+};
+#define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
+
+static int fail(const char *what, const char *path) {
+  fprintf(stderr, "wrapper: %s %s: %s\n", what, path, strerror(errno));
+  return EXIT_NOT_STARTED;
+}
+
+int main(int argc, char **argv) {
+  static char dir[PATH_MAX], deno[PATH_MAX + 64], config[PATH_MAX + 64],
+      main_ts[PATH_MAX + 64];
+  ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+  if (n <= 0) return fail("cannot find itself through", "/proc/self/exe");
+  dir[n] = '\0';
+  *strrchr(dir, '/') = '\0';
+  snprintf(deno, sizeof deno, "%s/wrapper-runtime/deno", dir);
+  snprintf(config, sizeof config, "--config=%s/wrapper-runtime/app/deno.json", dir);
+  snprintf(main_ts, sizeof main_ts, "%s/wrapper-runtime/app/main.ts", dir);
+  /* Deno needs a cache folder to name, even unused: HOME gives one, and
+   * Kubernetes and podman always set HOME. Only without any is one set. */
+  if (!getenv("DENO_DIR") && !getenv("HOME") && !getenv("XDG_CACHE_HOME")) {
+    setenv("DENO_DIR", "/nonexistent", 1);
+  }
+  char **args = calloc((size_t)argc + NFLAGS + 3, sizeof *args);
+  if (!args) return fail("out of memory for", "arguments");
+  size_t i = 0;
+  args[i++] = deno;
+  for (size_t f = 0; f < NFLAGS; f++) args[i++] = (char *)FLAGS[f];
+  args[i++] = config;
+  args[i++] = main_ts;
+  for (int a = 1; a < argc; a++) args[i++] = argv[a];
+  execv(deno, args);
+  return fail("cannot run", deno);
+}

@@ -1,0 +1,141 @@
+// `wrapper --install <folder>` (src/install.ts), run from the image's root
+// filesystem (image/rootfs.ts) on this machine: the launcher finds Deno beside
+// itself wherever the folder is, so no container is needed here (the pod
+// tests run the copy-in for real). Needs cc for the launcher.
+import { equal, match, ok } from "node:assert/strict";
+import { buildRootfs } from "../image/rootfs.ts";
+import { IS_ROOT, ROOT, WRAPPER_ARGS } from "./_helpers.ts";
+
+const cc = (() => {
+  try {
+    return new Deno.Command("cc", { args: ["--version"], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+const why = cc ? "" : " (ignored: needs cc, for the image's launcher)";
+
+let rootfs: Promise<string> | undefined;
+let made: string | undefined;
+/** The image's root filesystem, built once for the module. */
+function image(): Promise<string> {
+  return rootfs ??= (async () => {
+    made = await Deno.makeTempDir({ prefix: "wrapper-image-" });
+    await buildRootfs(`${made}/rootfs`);
+    return `${made}/rootfs`;
+  })();
+}
+globalThis.addEventListener("unload", () => {
+  if (made !== undefined) Deno.removeSync(made, { recursive: true });
+});
+
+async function run(
+  program: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(program, {
+    args,
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}
+
+Deno.test({
+  name:
+    `--install copies the image's wrapper into a folder, from which it runs; installing again replaces it whole${why}`,
+  ignore: !cc,
+  fn: async () => {
+    const root = await image();
+    const folder = await Deno.makeTempDir();
+    try {
+      for (const round of [1, 2]) {
+        const installed = await run(`${root}/wrapper`, ["--install", folder]);
+        equal(installed.code, 0, installed.stderr);
+        match(
+          installed.stderr,
+          new RegExp(
+            `^\\[info wrapper\\] Installed wrapper=${folder}/wrapper bytes=\\d+$`,
+            "m",
+          ),
+          `round ${round}`,
+        );
+      }
+      const names = [...Deno.readDirSync(folder)].map((e) => e.name).sort();
+      equal(names.join(), "wrapper,wrapper-runtime"); // no .installing leftovers
+      const job = await run(`${folder}/wrapper`, ["-p", "echo", "--", "true"]);
+      equal(job.code, 0, job.stderr);
+      match(job.stderr, /\[info echo\] Command ended code=0/);
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `--install into a folder that does not exist is a usage error (2) in one line${why}`,
+  ignore: !cc,
+  fn: async () => {
+    const root = await image();
+    const result = await run(`${root}/wrapper`, [
+      "--install",
+      "/nonexistent/x",
+    ]);
+    equal(result.code, 2);
+    equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    match(
+      result.stderr,
+      /Cannot install into \/nonexistent\/x: not a folder \(mount an emptyDir there\)/,
+    );
+  },
+});
+
+Deno.test({
+  name: `--install into a read-only folder fails with 125 in one line${why}`,
+  ignore: !cc || !IS_ROOT,
+  fn: async () => {
+    const root = await image();
+    const folder = await Deno.makeTempDir();
+    try {
+      // Root writes anywhere: a read-only bind mount in a mount namespace.
+      const result = await run("unshare", [
+        "--mount",
+        "sh",
+        "-c",
+        `mount --bind -o ro "$1" "$1" && exec "$2" --install "$1"`,
+        "sh",
+        folder,
+        `${root}/wrapper`,
+      ]);
+      equal(result.code, 125, result.stderr);
+      match(
+        result.stderr,
+        /^wrapper: cannot install into .*: .*Read-only file system/m,
+      );
+      equal([...Deno.readDirSync(folder)].length, 0);
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+});
+
+Deno.test("--install from a source checkout (deno run main.ts) is a usage error: nothing to copy beside it", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const result = await run(Deno.execPath(), [
+      ...WRAPPER_ARGS.map((arg) => arg === "main.ts" ? `${ROOT}main.ts` : arg),
+      "--install",
+      folder,
+    ]);
+    equal(result.code, 2, result.stderr);
+    match(
+      result.stderr,
+      /is not an installed wrapper \(<prefix>\/wrapper-runtime\/app\)/,
+    );
+    ok([...Deno.readDirSync(folder)].length === 0);
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
