@@ -1,32 +1,45 @@
 /**
  * `deno task bench`: what the wrapper costs in a Job, against baselines
  * measured in the same run: the command alone, Deno's own floor, tini and
- * dumb-init. Prints Markdown tables and writes bench/results/latest.{json,md}.
+ * dumb-init. The wrapper measured is the image's (image/rootfs.ts, built
+ * into bench/results/rootfs first). Prints Markdown tables and writes
+ * bench/results/latest.{json,md}.
  *
- * 1. start-up   2. idle memory   3. output throughput (2 GiB)
- * 4. exit-to-quit latency   5. signal latency   6. plugin load
+ * 1. start-up   2. idle memory (peak, anonymous, file-backed)
+ * 3. output throughput (2 GiB)   4. exit-to-quit latency   5. signal latency
+ * 6. plugin load   7. start-up signal window   8. ready-to-start latency
  *
  * Usage: deno task bench [runs] [section…]   (default 20 runs, all sections;
- * idle memory and throughput use runs/2, at least 3; sections: startup idlePeak throughput
- * exitToQuit signal pluginLoad)
- * Needs tini and dumb-init (bench/setup installs them from Debian).
+ * idle memory and throughput use runs/2, at least 3; sections: startup
+ * idlePeak throughput exitToQuit signal pluginLoad signalWindow readyLatency)
+ * Needs tini, dumb-init, bash and cc (bench/setup installs them from Debian).
  * @module
  */
 // deno-lint-ignore-file no-console -- a report printed for people
 import { WRAPPER_ARGS } from "../tests/_helpers.ts";
 import { procReader } from "../src/memory_watch.ts";
+import { buildRootfs } from "../image/rootfs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const RUNS = Number(Deno.args[0] ?? "20");
 const ONLY = Deno.args.slice(1);
 const wanted = (section: string) => ONLY.length === 0 || ONLY.includes(section);
 const DENO = Deno.execPath();
-const WRAPPER = [DENO, ...WRAPPER_ARGS];
+// What ships is what is measured: the image's /wrapper (image/rootfs.ts),
+// built afresh, run from its root filesystem on this machine. The source
+// checkout's `deno task wrapper` (LogTape from npm) is one more start-up row.
+const IMAGE = `${ROOT}bench/results/rootfs`;
+await Deno.remove(IMAGE, { recursive: true }).catch(() => {});
+await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
+await buildRootfs(IMAGE);
+const WRAPPER = [`${IMAGE}/wrapper`];
+const SOURCE = [DENO, ...WRAPPER_ARGS];
 const FIX = `${ROOT}bench/fixtures/`;
 const CA = `${ROOT}tests/fixtures/tls/`;
 
 interface Stats {
   median: number;
+  p95: number;
   min: number;
   max: number;
   n: number;
@@ -38,7 +51,15 @@ function stats(values: number[]): Stats {
   const median = sorted.length % 2
     ? sorted[mid]!
     : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, min: sorted[0]!, max: sorted.at(-1)!, n: sorted.length };
+  const p95 =
+    sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)]!;
+  return {
+    median,
+    p95,
+    min: sorted[0]!,
+    max: sorted.at(-1)!,
+    n: sorted.length,
+  };
 }
 
 function spawn(
@@ -123,34 +144,43 @@ const STARTUP: Record<string, Variant> = {
   "wrapper -p plugins/echo.ts true (file: own process)": [
     [...WRAPPER, "-p", `${ROOT}plugins/echo.ts`, "true"],
   ],
+  "deno task wrapper -p echo true (source checkout, LogTape from npm)": [
+    [...SOURCE, "-p", "echo", "true"],
+  ],
 };
 
 // 2. Idle memory --------------------------------------------------------------
-async function peakMemory([argv, env]: Variant): Promise<number> {
+/** Peak, anonymous and file-backed resident memory, in MiB. */
+interface Memory {
+  peak: number;
+  anon: number;
+  file: number;
+}
+
+async function idleMemory([argv, env]: Variant): Promise<Memory> {
   const child = spawn(argv, env);
   const lines = reader(child);
   await waitLine(lines, /ready\n/, { text: "" });
   // The wrapper's, plus its plugin processes' (their program is a data:
   // URL); not the job's.
-  let kb = await procPeakKb(child.pid);
-  for (const pid of await pluginProcesses(child.pid)) {
-    kb += await procPeakKb(pid);
+  const total = { peak: 0, anon: 0, file: 0 };
+  for (const pid of [child.pid, ...await pluginProcesses(child.pid)]) {
+    const status = await readProc(`/proc/${pid}/status`);
+    const kb = (field: string) =>
+      Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
+    total.peak += kb("VmHWM");
+    total.anon += kb("RssAnon");
+    total.file += kb("RssFile") + kb("RssShmem");
   }
   child.kill("SIGTERM");
   await finish(child, lines);
-  return kb / 1024;
+  return total;
 }
 
 /** Deno asks for --allow-all to read /proc; cat needs only --allow-run. */
 async function readProc(path: string): Promise<string> {
   const { stdout } = await new Deno.Command("cat", { args: [path] }).output();
   return new TextDecoder().decode(stdout);
-}
-
-async function procPeakKb(pid: number): Promise<number> {
-  return Number(
-    /VmHWM:\s+(\d+) kB/.exec(await readProc(`/proc/${pid}/status`))![1],
-  );
 }
 
 async function pluginProcesses(pid: number): Promise<number[]> {
@@ -303,6 +333,68 @@ async function signalWindow(argv: string[]): Promise<number> {
   return at;
 }
 
+// 8. Ready-to-start latency -----------------------------------------------------------
+/**
+ * A stand-in sidecar answers 503 until a random moment 300–1300 ms after it
+ * starts, then 200. The job connects to the bench's listener as its first
+ * instruction (bash's /dev/tcp). From the sidecar's first 200 to that
+ * connection, on the bench's clock; and the readiness requests per second
+ * the wait cost the sidecar. The oracle is the sidecar itself starting the
+ * job when it first answers 200: the floor of any way to start it.
+ */
+async function readyLatency(
+  wrapped: boolean,
+): Promise<{ latency: number; rate: number }> {
+  const jobs = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const job = ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${jobs.addr.port}`];
+  const readyAt = performance.now() + 300 + Math.random() * 1000;
+  let firstRequest: number | undefined;
+  let firstReady: number | undefined;
+  let polls = 0;
+  let run: Promise<unknown> | undefined;
+  const sidecar = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+  }, () => {
+    const now = performance.now();
+    firstRequest ??= now;
+    if (now < readyAt) {
+      polls++;
+      return new Response("not ready", { status: 503 });
+    }
+    firstReady ??= now;
+    return new Response("ready");
+  });
+  if (wrapped) {
+    run = new Deno.Command(WRAPPER[0]!, {
+      args: [...WRAPPER.slice(1), "-p", "istio-proxy", ...job],
+      env: {
+        WRAPPER_PLUGIN_ISTIO_PROXY_READY_URL:
+          `http://127.0.0.1:${sidecar.addr.port}/healthz/ready`,
+        WRAPPER_PLUGIN_ISTIO_PROXY_QUIT_URL: "off",
+        WRAPPER_LOG_LEVEL: "off",
+      },
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  } else {
+    await new Promise((resolve) =>
+      setTimeout(resolve, readyAt - performance.now())
+    );
+    firstReady = performance.now();
+    run = new Deno.Command(job[0]!, { args: job.slice(1) }).output();
+  }
+  const connection = await jobs.accept();
+  const connected = performance.now();
+  connection.close();
+  jobs.close();
+  await run;
+  await sidecar.shutdown();
+  const waited = (firstReady! - firstRequest!) / 1000;
+  return { latency: connected - firstReady!, rate: polls / waited };
+}
+
 // ---------------------------------------------------------------------------------
 const results: Record<string, Record<string, Stats>> = {};
 const record = (
@@ -331,17 +423,39 @@ async function interleave<T>(
 
 console.error(`bench: ${RUNS} runs per variant`);
 if (wanted("startup")) {
-  console.error("bench: 1/7 start-up");
+  console.error("bench: 1/8 start-up");
   await interleave("startup", RUNS, STARTUP, wallTime);
 }
 
 if (wanted("idlePeak")) {
-  console.error("bench: 2/7 idle memory");
-  await interleave("idlePeak", Math.max(3, RUNS >> 1), MEMORY, peakMemory);
+  console.error("bench: 2/8 idle memory");
+  const parts: Record<keyof Memory, Record<string, number[]>> = {
+    peak: {},
+    anon: {},
+    file: {},
+  };
+  for (let run = 0; run < Math.max(3, RUNS >> 1); run++) {
+    for (const [name, variant] of Object.entries(MEMORY)) {
+      const memory = await idleMemory(variant);
+      for (const part of ["peak", "anon", "file"] as const) {
+        (parts[part][name] ??= []).push(memory[part]);
+      }
+    }
+  }
+  for (
+    const [part, section] of [["peak", "idlePeak"], ["anon", "idleAnon"], [
+      "file",
+      "idleFile",
+    ]] as const
+  ) {
+    for (const [name, values] of Object.entries(parts[part])) {
+      record(section, name, values);
+    }
+  }
 }
 
 if (wanted("throughput")) {
-  console.error("bench: 3/7 throughput (2 GiB each)");
+  console.error("bench: 3/8 throughput (2 GiB each)");
   await wallTime([["sh", "-c", `${DD} > ${SINK}`]]);
   await interleave(
     "throughput",
@@ -353,7 +467,7 @@ if (wanted("throughput")) {
 }
 
 if (wanted("exitToQuit")) {
-  console.error("bench: 4/7 exit-to-quit");
+  console.error("bench: 4/8 exit-to-quit");
   const quit: Record<string, number[]> = {};
   const WHO: Record<string, string | undefined> = {
     "baseline: a POST right after the job": undefined,
@@ -374,7 +488,7 @@ if (wanted("exitToQuit")) {
 }
 
 if (wanted("signal")) {
-  console.error("bench: 5/7 signal latency");
+  console.error("bench: 5/8 signal latency");
   const PREFIXES: Record<string, string[]> = {
     "job alone": [],
     "tini -s --": ["tini", "-s", "--"],
@@ -385,7 +499,7 @@ if (wanted("signal")) {
 }
 
 if (wanted("pluginLoad")) {
-  console.error("bench: 6/7 plugin load");
+  console.error("bench: 6/8 plugin load");
   const tls = {
     cert: await Deno.readTextFile(`${CA}server.pem`),
     key: await Deno.readTextFile(`${CA}server.key`),
@@ -414,8 +528,33 @@ if (wanted("pluginLoad")) {
   await site.shutdown();
 }
 
+if (wanted("readyLatency")) {
+  console.error("bench: 8/8 ready-to-start latency");
+  const latency: Record<string, number[]> = {};
+  const rates: number[] = [];
+  const WHO = {
+    "oracle: the sidecar starts the job at its first 200": false,
+    "wrapper -p istio-proxy": true,
+  };
+  for (let run = 0; run < RUNS; run++) {
+    for (const [who, wrapped] of Object.entries(WHO)) {
+      const { latency: ms, rate } = await readyLatency(wrapped);
+      (latency[who] ??= []).push(ms);
+      if (wrapped && Number.isFinite(rate)) rates.push(rate);
+    }
+  }
+  for (const [who, values] of Object.entries(latency)) {
+    record("readyLatency", who, values);
+  }
+  record(
+    "readyPolls",
+    "wrapper -p istio-proxy: requests per second while not ready",
+    rates,
+  );
+}
+
 if (wanted("signalWindow")) {
-  console.error("bench: 7/7 start-up signal window");
+  console.error("bench: 7/8 start-up signal window");
   await interleave("signalWindow", RUNS, {
     "deno run term_first.ts (Deno's floor)": [
       DENO,
@@ -475,6 +614,12 @@ const markdown = [
   "",
   table("idlePeak", "MiB", IDLE_FLOOR),
   "",
+  "The same, resident at idle, split: anonymous memory (heaps, what the process itself allocated; what a container's memory limit charges to it alone) and file-backed memory (the Deno binary's pages in use, shared with every process that maps the same file, and page cache).",
+  "",
+  table("idleAnon", "MiB", IDLE_FLOOR),
+  "",
+  table("idleFile", "MiB", IDLE_FLOOR),
+  "",
   `Output throughput: ${SIZE_MIB} MiB from dd through a pipe, and into a file on tmpfs (overwritten in place); tini, which has no per-byte path either, shows the noise.`,
   "",
   table(
@@ -499,6 +644,19 @@ const markdown = [
   "Start-up signal window: from spawn to a SIGTERM handler being installed (SigCgt in /proc, polled every ~0.1 ms). Before it, a SIGTERM to PID 1 is lost (to anyone else, fatal). Deno's floor is a script whose first statement listens.",
   "",
   table("signalWindow", "ms", "deno run term_first.ts (Deno's floor)"),
+  "",
+  "Ready-to-start latency: a stand-in sidecar turns ready at a random moment (300–1300 ms after it starts); from its first 200 to the job's first instruction (a connection from bash). The oracle is the sidecar starting the job itself; p95 in the last column.",
+  "",
+  table(
+    "readyLatency",
+    "ms",
+    "oracle: the sidecar starts the job at its first 200",
+    (s) => `p95 ${f(s.p95)}`,
+  ),
+  "",
+  "What the wait costs the sidecar: readiness requests per second while it is not ready.",
+  "",
+  table("readyPolls", "req/s"),
   "",
 ].join("\n");
 console.log(markdown);

@@ -6,7 +6,8 @@
  * process, so it is still PID 1 and gets every signal itself.
  *
  * Layout, wherever it is installed: <dir>/wrapper (this), <dir>/wrapper-runtime/deno,
- * <dir>/wrapper-runtime/app/main.ts with deno.json, deno.lock and node_modules/.
+ * <dir>/wrapper-runtime/app/main.ts with its deno.json (an import map to the
+ * LogTape bundle in vendor/: no npm package, nothing to download).
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,10 +20,16 @@
 #define EXIT_NOT_STARTED 125
 
 static const char *const FLAGS[] = {
-    "run", "--no-prompt", "--cached-only", "--frozen", "--node-modules-dir=manual",
+    "run", "--no-prompt", "--no-lock", "--no-npm", "--no-remote",
     "--allow-run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-ffi",
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
+
+/* True when the variable is unset or empty. */
+static int unset(const char *name) {
+  const char *value = getenv(name);
+  return value == NULL || *value == '\0';
+}
 
 static int fail(const char *what, const char *path) {
   fprintf(stderr, "wrapper: %s %s: %s\n", what, path, strerror(errno));
@@ -39,9 +46,14 @@ int main(int argc, char **argv) {
   snprintf(deno, sizeof deno, "%s/wrapper-runtime/deno", dir);
   snprintf(config, sizeof config, "--config=%s/wrapper-runtime/app/deno.json", dir);
   snprintf(main_ts, sizeof main_ts, "%s/wrapper-runtime/app/main.ts", dir);
-  /* Deno needs a cache folder to name, even unused: HOME gives one, and
-   * Kubernetes and podman always set HOME. Only without any is one set. */
-  if (!getenv("DENO_DIR") && !getenv("HOME") && !getenv("XDG_CACHE_HOME")) {
+  if (access(main_ts, R_OK) != 0) return fail("cannot read", main_ts);
+  /* Deno needs a cache folder to name, even unused, and stops at an empty
+   * one: HOME gives one, and Kubernetes and podman always set it. Only when
+   * DENO_DIR, XDG_CACHE_HOME and HOME are all unset or empty is DENO_DIR set
+   * (the job sees it: the README says so). */
+  if (unset("DENO_DIR")) unsetenv("DENO_DIR");
+  if (unset("XDG_CACHE_HOME")) unsetenv("XDG_CACHE_HOME");
+  if (unset("DENO_DIR") && unset("XDG_CACHE_HOME") && unset("HOME")) {
     setenv("DENO_DIR", "/nonexistent", 1);
   }
   char **args = calloc((size_t)argc + NFLAGS + 3, sizeof *args);

@@ -3,25 +3,25 @@
  * registry: what `Containerfile` copies `FROM scratch`. No shell, no package
  * manager; only what the wrapper runs:
  *
- * - `/wrapper`: `launcher.c` compiled, which execs the Deno beside it on
+ * - `/wrapper`: `launcher.c` compiled statically, which execs the Deno beside it on
  *   `main.ts` with the wrapper's flags; or, given a compiled binary
  *   (`deno task compile`, which needs `denort`), that binary alone;
  * - `/wrapper-runtime/deno` and the libraries `ldd` lists for it;
- * - `/wrapper-runtime/app/`: `deno.json`, `deno.lock`, `main.ts`, `mod.ts`,
- *   `src/`, `plugins/` and `node_modules/` holding the runtime's npm packages
- *   (LogTape only), prepared now so that no start ever downloads anything.
+ * - `/wrapper-runtime/app/`: `main.ts`, `mod.ts`, `src/`, `plugins/`, and
+ *   LogTape, the wrapper's one npm package, bundled by `deno bundle` into
+ *   `vendor/logtape.js` (its licence beside it), which a `deno.json` of the
+ *   image's own maps the package's specifier to. So a start resolves no npm
+ *   package (Deno's npm resolver and Node compatibility layer never load)
+ *   and can download nothing: the launcher passes `--no-npm --no-remote`.
  * @module
  */
+import denoJson from "../deno.json" with { type: "json" };
 
 /** The files of the repository the wrapper runs from. */
-export const APP_FILES = [
-  "deno.json",
-  "deno.lock",
-  "main.ts",
-  "mod.ts",
-  "src",
-  "plugins",
-] as const;
+export const APP_FILES = ["main.ts", "mod.ts", "src", "plugins"] as const;
+
+/** The bundle the image's import map points LogTape's specifier at. */
+export const LOGTAPE_BUNDLE = "vendor/logtape.js";
 
 /** What goes into the image. */
 export interface RootfsOptions {
@@ -60,20 +60,70 @@ export async function buildRootfs(
   for (const name of APP_FILES) {
     await run("cp", ["-R", `${repo}${name}`, `${runtime}/app/${name}`]);
   }
-  await run(deno, [
-    "install",
-    "--frozen",
-    "--node-modules-dir=manual",
-    "--config",
-    `${runtime}/app/deno.json`,
-  ], `${runtime}/app`);
+  await bundleLogTape(deno, repo, `${runtime}/app`);
+  // Static: it runs in any glibc image (Deno itself needs glibc 2.27), not
+  // only in those at least as new as the build machine's.
   await run(options.cc ?? "cc", [
+    "-static",
+    "-s",
     "-O2",
     "-Wall",
     "-o",
     `${out}/wrapper`,
     `${repo}image/launcher.c`,
   ]);
+}
+
+/**
+ * LogTape as one ES module: `deno bundle` (esbuild, fetched from npm) of the
+ * package the repository locks, for the browser platform, whose build of
+ * LogTape imports no `node:` module (the Node one imports `node:util`).
+ */
+async function bundleLogTape(
+  deno: string,
+  repo: string,
+  app: string,
+): Promise<void> {
+  const specifier = denoJson.imports["@logtape/logtape"];
+  const entry = `${app}/vendor/entry.ts`;
+  await Deno.mkdir(`${app}/vendor`);
+  await Deno.writeTextFile(entry, `export * from "${specifier}";\n`);
+  await run(deno, [
+    "bundle",
+    "--quiet",
+    "--frozen",
+    "--config",
+    `${repo}deno.json`,
+    "--platform",
+    "browser",
+    "--minify",
+    "-o",
+    `${app}/${LOGTAPE_BUNDLE}`,
+    entry,
+  ]);
+  await Deno.remove(entry);
+  const bundle = await Deno.readTextFile(`${app}/${LOGTAPE_BUNDLE}`);
+  if (/["']node:/.test(bundle)) {
+    throw new Error(`${LOGTAPE_BUNDLE} imports a node: module`);
+  }
+  const { npmCache } = JSON.parse(await run(deno, ["info", "--json"]));
+  const version = specifier.slice(specifier.lastIndexOf("@") + 1);
+  await Deno.copyFile(
+    `${npmCache}/registry.npmjs.org/@logtape/logtape/${version}/LICENSE`,
+    `${app}/vendor/LICENSE.logtape`,
+  );
+  const target = `./${LOGTAPE_BUNDLE}`;
+  await Deno.writeTextFile(
+    `${app}/deno.json`,
+    JSON.stringify(
+      {
+        version: denoJson.version, // --version (a "name" would ask for "exports")
+        imports: { [specifier]: target, "@logtape/logtape": target },
+      },
+      null,
+      2,
+    ) + "\n",
+  );
 }
 
 /** Copy the shared libraries `ldd` lists for `binary` to the same paths under `out`. */

@@ -84,22 +84,32 @@ export async function main(
 /**
  * `--install <folder>`: copy the wrapper there (an init container's job).
  * A bad folder is a usage error (2); a copy that fails (no space, not
- * writable) is 125: the job cannot start from that folder.
+ * writable) is 125: the job cannot start from that folder; a stop signal
+ * ends it with 128 + n, nothing installed.
  */
-async function installInto(config: Config): Promise<number> {
+async function installInto(
+  config: Config,
+  signals: SignalRelay,
+): Promise<number> {
   setupLogging(config.logLevel, config.logFormat);
-  const { install } = await import("./install.ts");
+  const { install, installSource } = await import("./install.ts");
   try {
-    const { wrapper, bytes } = await install(config.installDir);
+    const { wrapper, bytes } = await install(
+      config.installDir,
+      installSource(),
+      signals.stopping,
+    );
     wrapperLogger().info("Installed", { wrapper, bytes });
     await flushLogs();
     return 0;
   } catch (error) {
     if (error instanceof UsageError) return usageError(error);
+    const stop = signals.stopSignal;
+    const why = stop === undefined ? firstLine(error) : `stopped by ${stop}`;
     writeStderrLine(
-      `wrapper: cannot install into ${config.installDir}: ${firstLine(error)}`,
+      `wrapper: cannot install into ${config.installDir}: ${why}`,
     );
-    return EXIT_NOT_STARTED;
+    return stop === undefined ? EXIT_NOT_STARTED : stoppedBySignal(stop).code;
   }
 }
 
@@ -116,7 +126,7 @@ async function noJob(
     await writeOut(types);
     return 0;
   }
-  if (config.action === "install") return await installInto(config);
+  if (config.action === "install") return await installInto(config, signals);
   if (config.action === "check") {
     setupLogging(config.logLevel, config.logFormat);
     const { checkPlugins } = await import("./check_plugin.ts");

@@ -282,8 +282,9 @@ function readArgs(args: readonly string[], problems: UsageError[]) {
       const dir = arg === "--install" ? args[++i] : arg.slice(10);
       if (dir === undefined || dir === "") {
         problems.push(new UsageError(`Option "--install" needs a folder`));
-      } else if (action === "run" || action === "install") {
-        action = "install";
+      } else if (installDir !== "") {
+        problems.push(new UsageError(`Option "--install" given twice`));
+      } else {
         installDir = dir;
       }
       continue;
@@ -313,6 +314,12 @@ function readArgs(args: readonly string[], problems: UsageError[]) {
     }
   }
   const command = args.slice(i);
+  if (installDir !== "" && action !== "run") {
+    problems.push(
+      new UsageError(`--install runs alone: remove the other no-job option`),
+    );
+  }
+  if (installDir !== "") action = "install";
   if (action === "run" && command.length === 0) {
     problems.push(new UsageError("No command given"));
   } else if (action === "run" && command[0] === "") {

@@ -6,10 +6,11 @@
  *
  * A compiled binary copies itself. Under `deno run`, the wrapper must run
  * from the image's layout (image/rootfs.ts): `<prefix>/wrapper` (the
- * launcher) beside `<prefix>/wrapper-runtime/` (Deno, the app and its npm
- * packages); both are copied. Each lands under a temporary name first and is
- * renamed into place, so a restarted init container never leaves half a
- * wrapper, and a job container never runs one.
+ * launcher) beside `<prefix>/wrapper-runtime/` (Deno, the app); both are
+ * copied. Everything is copied into a temporary folder of this install's own
+ * inside the target first, then renamed into place, the runtime before the
+ * launcher: an install interrupted, failed or racing another never leaves a
+ * launcher whose runtime is missing or half copied.
  * @module
  */
 import { UsageError } from "./errors.ts";
@@ -22,11 +23,16 @@ export interface Installed {
   bytes: number;
 }
 
+/** What to copy: [source path, name in the folder], the launcher last. */
+export type InstallSource = { files: Array<[string, string]> } | {
+  problem: string;
+};
+
 /** Where the running wrapper's files are, or why it cannot copy itself. */
 export function installSource(
   standalone = Deno.build.standalone,
   here = new URL("..", import.meta.url),
-): { files: Array<[string, string]> } | { problem: string } {
+): InstallSource {
   if (standalone) return { files: [[Deno.execPath(), "wrapper"]] };
   if (here.protocol !== "file:") {
     return { problem: `the wrapper runs from ${here.href}, not from files` };
@@ -41,39 +47,105 @@ export function installSource(
     };
   }
   return {
-    files: [[`${prefix}/wrapper`, "wrapper"], [runtime, "wrapper-runtime"]],
+    files: [[runtime, "wrapper-runtime"], [`${prefix}/wrapper`, "wrapper"]],
   };
 }
 
-/** Copy the wrapper into `dir`, which must be an existing folder. */
+/**
+ * Copy the wrapper into `dir`, an existing folder. A stop signal (`stop`)
+ * ends the copy; what was copied so far is removed.
+ */
 export async function install(
   dir: string,
-  source = installSource(),
+  source: InstallSource = installSource(),
+  stop?: AbortSignal,
 ): Promise<Installed> {
   if ("problem" in source) {
     throw new UsageError(`Cannot install: ${source.problem}`);
   }
-  const info = await Deno.stat(dir).catch(() => undefined);
-  if (!info?.isDirectory) {
-    throw new UsageError(
-      `Cannot install into ${dir}: not a folder (mount an emptyDir there)`,
-    );
+  const target = await folder(dir);
+  for (const [from] of source.files) {
+    const real = await Deno.realPath(from);
+    if (target === real || target.startsWith(`${real}/`)) {
+      throw new UsageError(
+        `Cannot install into ${target}: it is inside ${real}`,
+      );
+    }
   }
-  const target = dir.replace(/\/+$/, "") || "/";
-  let bytes = 0;
-  for (const [from, name] of source.files) {
-    const temporary = `${target}/.${name}.installing-${Deno.pid}`;
-    await Deno.remove(temporary, { recursive: true }).catch(() => {});
-    bytes += await copyTree(from, temporary);
-    await Deno.remove(`${target}/${name}`, { recursive: true }).catch(() => {});
-    await Deno.rename(temporary, `${target}/${name}`);
+  const path = (name: string) =>
+    target === "/" ? `/${name}` : `${target}/${name}`;
+  const staging = await Deno.makeTempDir({
+    dir: target,
+    prefix: ".wrapper-installing-",
+  });
+  try {
+    let bytes = 0;
+    for (const [from, name] of source.files) {
+      bytes += await copyTree(from, `${staging}/${name}`, stop, true);
+    }
+    for (const [, name] of source.files) {
+      await replace(`${staging}/${name}`, path(name), `${staging}/old-${name}`);
+    }
+    return { wrapper: path("wrapper"), bytes };
+  } finally {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
-  return { wrapper: `${target}/wrapper`.replace(/^\/\//, "/"), bytes };
 }
 
-/** Copy a file, a symbolic link or a folder, keeping modes; the bytes copied. */
-async function copyTree(from: string, to: string): Promise<number> {
-  const info = await Deno.lstat(from);
+/** The folder, absolute and resolved; a usage error when it is none. */
+async function folder(dir: string): Promise<string> {
+  const info = await Deno.stat(dir).catch((error) => error as Error);
+  if (info instanceof Deno.errors.NotFound) {
+    throw new UsageError(
+      `Cannot install into ${dir}: no such folder (mount an emptyDir there)`,
+    );
+  }
+  if (info instanceof Error) throw info;
+  if (!info.isDirectory) {
+    throw new UsageError(`Cannot install into ${dir}: not a folder`);
+  }
+  return await Deno.realPath(dir);
+}
+
+/**
+ * Rename `from` to `to`. A folder already at `to` is first moved aside to
+ * `aside`; if another install put a complete copy there in between, that
+ * copy stands.
+ */
+async function replace(from: string, to: string, aside: string): Promise<void> {
+  try {
+    await Deno.rename(from, to); // a file replaces a file at once
+    return;
+  } catch (error) {
+    if (!(await isFolder(to))) throw error;
+  }
+  await Deno.rename(to, aside).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  try {
+    await Deno.rename(from, to);
+  } catch (error) {
+    if (!(await isFolder(to))) throw error; // else: another install's, whole
+  }
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  return (await Deno.lstat(path).catch(() => undefined))?.isDirectory ?? false;
+}
+
+/**
+ * Copy a file, a symbolic link or a folder, keeping modes; the bytes copied.
+ * The top level follows a symbolic link (a runtime folder that is a link is
+ * copied, not linked to a path the job's container does not have).
+ */
+async function copyTree(
+  from: string,
+  to: string,
+  stop: AbortSignal | undefined,
+  top = false,
+): Promise<number> {
+  stop?.throwIfAborted();
+  const info = top ? await Deno.stat(from) : await Deno.lstat(from);
   if (info.isSymlink) {
     await Deno.symlink(await Deno.readLink(from), to);
     return 0;
@@ -86,7 +158,11 @@ async function copyTree(from: string, to: string): Promise<number> {
   await Deno.mkdir(to);
   let bytes = 0;
   for await (const entry of Deno.readDir(from)) {
-    bytes += await copyTree(`${from}/${entry.name}`, `${to}/${entry.name}`);
+    bytes += await copyTree(
+      `${from}/${entry.name}`,
+      `${to}/${entry.name}`,
+      stop,
+    );
   }
   return bytes;
 }

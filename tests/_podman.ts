@@ -69,9 +69,16 @@ export class Podman {
     };
   }
 
+  /** The podman of an existing folder (to remove it). */
+  static open(dir: string): Podman {
+    return new Podman(dir);
+  }
+
   /** Set up the private configuration (nothing runs yet). */
   static async create(): Promise<Podman> {
-    const dir = await Deno.makeTempDir({ prefix: "wrapper-podman-" });
+    await removeStale();
+    const dir = await Deno.makeTempDir({ prefix: PREFIX });
+    await Deno.writeTextFile(`${dir}/owner`, String(Deno.pid));
     // podman does not create its tmp_dir; without it conmon writes no exit
     // file, and each exit is seen only after a 20 s timeout.
     await Deno.mkdir(`${dir}/tmp`);
@@ -258,6 +265,23 @@ export class Podman {
       stderr: "null",
     }).outputSync();
     Deno.removeSync(this.dir, { recursive: true });
+  }
+}
+
+const PREFIX = "wrapper-podman-";
+
+/** Remove what runs that were interrupted left: their owner is gone. */
+async function removeStale(): Promise<void> {
+  const temp = Deno.env.get("TMPDIR") || "/tmp";
+  for await (const entry of Deno.readDir(temp)) {
+    if (!entry.name.startsWith(PREFIX)) continue;
+    const dir = `${temp}/${entry.name}`;
+    const owner = await Deno.readTextFile(`${dir}/owner`).catch(() => "");
+    if (owner === "") continue; // still being set up
+    const alive = await new Deno.Command("sh", {
+      args: ["-c", 'kill -0 "$1" 2>/dev/null', "sh", owner.trim()],
+    }).output();
+    if (!alive.success) Podman.open(dir).removeSync();
   }
 }
 

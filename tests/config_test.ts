@@ -69,6 +69,14 @@ Deno.test("parseConfig() reads --install <folder> and --install=<folder>; no fol
     () => parseConfig(["--install", "/x", "--", "true"], {}),
     /No command runs with --install: remove "true"/,
   );
+  throws(
+    () => parseConfig(["--install=/x", "--install=/y"], {}),
+    /given twice/,
+  );
+  throws(
+    () => parseConfig(["--install=/x", "--check-plugin", "echo"], {}),
+    /--install runs alone/,
+  );
 });
 
 Deno.test("parseConfig() throws UsageError for bad input", () => {

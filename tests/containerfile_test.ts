@@ -19,7 +19,7 @@ Deno.test("Containerfile: FROM scratch, the prepared root filesystem, numeric no
   ]);
 });
 
-Deno.test("every local module main.ts loads is in a file or folder the image copies", async () => {
+Deno.test("every local module main.ts loads is in a file or folder the image copies (deno.json: the image writes its own)", async () => {
   const { stdout } = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "main.ts"],
     cwd: ROOT,
@@ -32,13 +32,14 @@ Deno.test("every local module main.ts loads is in a file or folder the image cop
   ok(local.length > 5);
   for (const path of local) {
     ok(
-      APP_FILES.some((name) => path === name || path.startsWith(`${name}/`)),
+      path === "deno.json" ||
+        APP_FILES.some((name) => path === name || path.startsWith(`${name}/`)),
       path,
     );
   }
 });
 
-Deno.test("the launcher runs Deno with the flags of deno task wrapper, cached only, frozen, from node_modules", async () => {
+Deno.test("the launcher runs Deno with the flags of deno task wrapper, and no lockfile, npm or remote module", async () => {
   const source = await Deno.readTextFile(`${ROOT}image/launcher.c`);
   const block = /FLAGS\[\] = \{([^}]*)\}/.exec(source)![1]!;
   const flags = [...block.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
@@ -49,9 +50,7 @@ Deno.test("the launcher runs Deno with the flags of deno task wrapper, cached on
     ).sort(),
     [...task].sort(),
   );
-  for (
-    const flag of ["--cached-only", "--frozen", "--node-modules-dir=manual"]
-  ) {
+  for (const flag of ["--no-lock", "--no-npm", "--no-remote"]) {
     ok(flags.includes(flag), flag);
   }
   match(source, /--config=%s\/wrapper-runtime\/app\/deno\.json/);

@@ -52,6 +52,12 @@ for (const file of files) {
       ok(job.activeDeadlineSeconds > 0, `${file}: activeDeadlineSeconds`);
       ok(job.ttlSecondsAfterFinished > 0, `${file}: ttlSecondsAfterFinished`);
       checkWrapperContainer(file, object, template);
+      for (
+        const container of [
+          ...template.spec?.initContainers ?? [],
+          ...template.spec?.containers ?? [],
+        ]
+      ) restricted(`${file} ${container.name}`, container);
       await checkPins(file, template);
       checkCopyIn(file, template);
     }
@@ -123,7 +129,7 @@ function checkPodinfoVolume(
   );
 }
 
-/** The restricted Pod Security Standard, for the wrapper's container. */
+/** The restricted Pod Security Standard, for every container of an example. */
 function restricted(file: string, container: IContainer): void {
   const context = container.securityContext;
   equal(context?.runAsNonRoot, true, `${file}: runAsNonRoot`);

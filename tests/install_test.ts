@@ -2,8 +2,9 @@
 // filesystem (image/rootfs.ts) on this machine: the launcher finds Deno beside
 // itself wherever the folder is, so no container is needed here (the pod
 // tests run the copy-in for real). Needs cc for the launcher.
-import { equal, match, ok } from "node:assert/strict";
-import { buildRootfs } from "../image/rootfs.ts";
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { buildRootfs, LOGTAPE_BUNDLE } from "../image/rootfs.ts";
 import { IS_ROOT, ROOT, WRAPPER_ARGS } from "./_helpers.ts";
 
 const cc = (() => {
@@ -51,6 +52,10 @@ Deno.test({
     const folder = await Deno.makeTempDir();
     try {
       for (const round of [1, 2]) {
+        // What was there before goes: no stale file survives an install.
+        if (round === 2) {
+          await Deno.writeTextFile(`${folder}/wrapper-runtime/stale`, "x");
+        }
         const installed = await run(`${root}/wrapper`, ["--install", folder]);
         equal(installed.code, 0, installed.stderr);
         match(
@@ -64,9 +69,86 @@ Deno.test({
       }
       const names = [...Deno.readDirSync(folder)].map((e) => e.name).sort();
       equal(names.join(), "wrapper,wrapper-runtime"); // no .installing leftovers
+      ok(
+        !(await Deno.stat(`${folder}/wrapper-runtime/stale`).catch(() =>
+          false
+        )),
+      );
       const job = await run(`${folder}/wrapper`, ["-p", "echo", "--", "true"]);
       equal(job.code, 0, job.stderr);
       match(job.stderr, /\[info echo\] Command ended code=0/);
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `the image's app maps LogTape's specifier to a bundle that imports no node: module, its licence beside it${why}`,
+  ignore: !cc,
+  fn: async () => {
+    const app = `${await image()}/wrapper-runtime/app`;
+    const config = JSON.parse(await Deno.readTextFile(`${app}/deno.json`));
+    deepStrictEqual(Object.values(config.imports), [
+      `./${LOGTAPE_BUNDLE}`,
+      `./${LOGTAPE_BUNDLE}`,
+    ]);
+    ok(
+      Object.keys(config.imports).includes(
+        denoJson.imports["@logtape/logtape"],
+      ),
+    );
+    const bundle = await Deno.readTextFile(`${app}/${LOGTAPE_BUNDLE}`);
+    ok(bundle.includes("configureSync"));
+    ok(!/["']node:/.test(bundle));
+    match(
+      await Deno.readTextFile(`${app}/vendor/LICENSE.logtape`),
+      /MIT License/,
+    );
+    ok(!(await Deno.stat(`${app}/node_modules`).catch(() => false)));
+  },
+});
+
+Deno.test({
+  name:
+    `the launcher is static (any glibc image runs it) and starts the wrapper with HOME, DENO_DIR or XDG_CACHE_HOME empty or unset${why}`,
+  ignore: !cc,
+  fn: async () => {
+    const root = await image();
+    const ldd = await run("ldd", [`${root}/wrapper`]);
+    match(ldd.stdout + ldd.stderr, /not a dynamic executable/);
+    for (
+      const env of [[], ["HOME="], ["DENO_DIR="], ["XDG_CACHE_HOME=", "HOME=/"]]
+    ) {
+      const result = await run("env", [
+        "-i",
+        ...env,
+        `${root}/wrapper`,
+        "--version",
+      ]);
+      equal(result.code, 0, `${env}: ${result.stderr}`);
+      match(result.stdout, /^wrapper \d/, env.join());
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `three --install at once into one folder all succeed, and leave one whole wrapper${why}`,
+  ignore: !cc,
+  fn: async () => {
+    const root = await image();
+    const folder = await Deno.makeTempDir();
+    try {
+      const results = await Promise.all(
+        [1, 2, 3].map(() => run(`${root}/wrapper`, ["--install", folder])),
+      );
+      for (const result of results) equal(result.code, 0, result.stderr);
+      const names = [...Deno.readDirSync(folder)].map((e) => e.name).sort();
+      equal(names.join(), "wrapper,wrapper-runtime");
+      const job = await run(`${folder}/wrapper`, ["--", "true"]);
+      equal(job.code, 0, job.stderr);
     } finally {
       await Deno.remove(folder, { recursive: true });
     }
@@ -87,7 +169,7 @@ Deno.test({
     equal(result.stderr.trim().split("\n").length, 1, result.stderr);
     match(
       result.stderr,
-      /Cannot install into \/nonexistent\/x: not a folder \(mount an emptyDir there\)/,
+      /Cannot install into \/nonexistent\/x: no such folder \(mount an emptyDir there\)/,
     );
   },
 });

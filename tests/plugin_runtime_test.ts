@@ -9,6 +9,7 @@ import {
   isTransientStatus,
   pluginRuntime,
   PROTOCOL_VERSION,
+  readyPollMs,
   safeJson,
 } from "../src/plugin_runtime.ts";
 import { checkWorkerMessage } from "../src/_protocol.ts";
@@ -39,6 +40,16 @@ Deno.test("one retry policy: 408, 429 and 5xx but 501 are transient; backoff dou
     500,
   ]);
   equal(backoff(1000, 250, 4000), 4000); // no overflow to Infinity or NaN
+});
+
+Deno.test("readiness polls every 10 ms for the first 10 s, then every 100 ms", () => {
+  deepEqual([0, 5_000, 9_999, 10_000, 60_000].map(readyPollMs), [
+    10,
+    10,
+    10,
+    100,
+    100,
+  ]);
 });
 
 Deno.test("describe never throws, and safeJson renders what JSON cannot", () => {

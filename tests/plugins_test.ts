@@ -402,13 +402,13 @@ Deno.test({
         WRAPPER_QUIT_VERIFY_TIMEOUT: "1500ms",
       },
     });
-    await sidecar.received(2); // polling, 25 then 50 ms apart
+    await sidecar.received(2); // polling, 10 ms apart
     run.process.kill("SIGTERM");
     equal((await run.process.status).code, 143);
     const paths = sidecar.requests.map((r) => r.path);
     const quitAt = paths.indexOf("/quitquitquit");
     ok(quitAt > 0, paths.join(" "));
-    // A wait left polling would ask again within 500 ms of backoff.
+    // A wait left polling would ask again within 10 ms.
     deepStrictEqual(paths.slice(quitAt), ["/quitquitquit"]);
     match(
       await run.stderr,
