@@ -12,6 +12,7 @@ import {
 } from "./exit_codes.ts";
 import type { Logger } from "./log.ts";
 import { SIGNAL_NUMBERS } from "./dispositions.ts";
+import { spawnSession } from "./spawn.ts";
 import type { SignalRelay, SignalTarget } from "./signals.ts";
 
 /** How a run ended: the command's status, or why it could not start. */
@@ -47,17 +48,10 @@ export async function runChild(
   const path = env === undefined ? Deno.env.get("PATH") : env.PATH;
   const program = searchDefaultPath(name, path);
   const started = performance.now();
-  let child: Deno.ChildProcess;
+  let job: { pid: number; status: Promise<Status> };
   try {
-    child = new Deno.Command(program, {
-      args,
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-      detached: true, // its own session and process group (setsid)
-      ...(env === undefined ? {} : { env, clearEnv: true }),
-    }).spawn();
-    ownChild(child.pid, child.status); // Deno reaps it, never the reaper
+    job = startJob(name, program, args, env, path);
+    ownChild(job.pid, job.status); // its own waiter reaps it, never the reaper
   } catch (error) {
     const notFound = error instanceof Deno.errors.NotFound;
     const code = notFound ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE;
@@ -77,9 +71,12 @@ export async function runChild(
       durationMs: 0,
     };
   }
-  signals.attach(options.signalGroup ? groupOf(child.pid) : child);
-  log.debug("Started command", { pid: child.pid, program });
-  const status = await childStatus(child);
+  const { pid } = job;
+  signals.attach(
+    options.signalGroup ? groupOf(pid) : { kill: (s) => Deno.kill(pid, s) },
+  );
+  log.debug("Started command", { pid, program });
+  const status = await job.status;
   signals.detach();
   const durationMs = Math.round(performance.now() - started);
   return {
@@ -87,6 +84,33 @@ export async function runChild(
     status: { ...status, success: status.code === 0 },
     durationMs,
   };
+}
+
+/** An exit code, and the signal's name when one ended the job. */
+type Status = { code: number; signal: Deno.Signal | null };
+
+/**
+ * Start the job in a session of its own: by `posix_spawn` (spawn.ts), or,
+ * where libc cannot be used, by `Deno.Command` with `detached`.
+ */
+function startJob(
+  name: string,
+  program: string,
+  args: string[],
+  env: Readonly<Record<string, string>> | undefined,
+  path: string | undefined,
+): { pid: number; status: Promise<Status> } {
+  const spawned = spawnSession(name, args, env, path);
+  if (typeof spawned !== "string") return spawned;
+  const child = new Deno.Command(program, {
+    args,
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+    detached: true, // its own session and process group (setsid)
+    ...(env === undefined ? {} : { env, clearEnv: true }),
+  }).spawn();
+  return { pid: child.pid, status: childStatus(child) };
 }
 
 /** The process group led by `pid` (the job's, since it has its own session). */
