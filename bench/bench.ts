@@ -16,7 +16,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- a report printed for people
-import { WRAPPER_ARGS } from "../tests/_helpers.ts";
+import { within, WRAPPER_ARGS } from "../tests/_helpers.ts";
 import { procReader } from "../src/memory_watch.ts";
 import { buildRootfs } from "../image/rootfs.ts";
 
@@ -385,7 +385,11 @@ async function readyLatency(
     firstReady = performance.now();
     run = new Deno.Command(job[0]!, { args: job.slice(1) }).output();
   }
-  const connection = await jobs.accept();
+  const connection = await within(
+    jobs.accept(),
+    "the job's connection",
+    30_000,
+  );
   const connected = performance.now();
   connection.close();
   jobs.close();
@@ -528,6 +532,19 @@ if (wanted("pluginLoad")) {
   await site.shutdown();
 }
 
+if (wanted("signalWindow")) {
+  console.error("bench: 7/8 start-up signal window");
+  await interleave("signalWindow", RUNS, {
+    "deno run term_first.ts (Deno's floor)": [
+      DENO,
+      "run",
+      `${FIX}term_first.ts`,
+    ],
+    "wrapper sleep 5": [...WRAPPER, "sleep", "5"],
+    "wrapper -p echo sleep 5": [...WRAPPER, "-p", "echo", "sleep", "5"],
+  }, signalWindow);
+}
+
 if (wanted("readyLatency")) {
   console.error("bench: 8/8 ready-to-start latency");
   const latency: Record<string, number[]> = {};
@@ -551,19 +568,6 @@ if (wanted("readyLatency")) {
     "wrapper -p istio-proxy: requests per second while not ready",
     rates,
   );
-}
-
-if (wanted("signalWindow")) {
-  console.error("bench: 7/8 start-up signal window");
-  await interleave("signalWindow", RUNS, {
-    "deno run term_first.ts (Deno's floor)": [
-      DENO,
-      "run",
-      `${FIX}term_first.ts`,
-    ],
-    "wrapper sleep 5": [...WRAPPER, "sleep", "5"],
-    "wrapper -p echo sleep 5": [...WRAPPER, "-p", "echo", "sleep", "5"],
-  }, signalWindow);
 }
 
 // Report ------------------------------------------------------------------------------

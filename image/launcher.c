@@ -2,8 +2,9 @@
  * /wrapper in an image built without `deno compile` (which needs a denort
  * download this project cannot make): execs the Deno beside it on the
  * wrapper's main.ts, with the flags `deno task compile` would bake in. No
- * shell, no environment change but one (below); the wrapper replaces this
- * process, so it is still PID 1 and gets every signal itself.
+ * shell; the environment changes only where Deno could not start (below).
+ * The wrapper replaces this process, so it is still PID 1 and gets every
+ * signal itself. Its own failures (no Deno, no main.ts) exit 125.
  *
  * Layout, wherever it is installed: <dir>/wrapper (this), <dir>/wrapper-runtime/deno,
  * <dir>/wrapper-runtime/app/main.ts with its deno.json (an import map to the

@@ -74,10 +74,8 @@ export async function install(
   }
   const path = (name: string) =>
     target === "/" ? `/${name}` : `${target}/${name}`;
-  const staging = await Deno.makeTempDir({
-    dir: target,
-    prefix: ".wrapper-installing-",
-  });
+  await removeAbandoned(target);
+  const staging = await Deno.makeTempDir({ dir: target, prefix: STAGING });
   try {
     let bytes = 0;
     for (const [from, name] of source.files) {
@@ -89,6 +87,28 @@ export async function install(
     return { wrapper: path("wrapper"), bytes };
   } finally {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The prefix of an install's staging folder inside the target. */
+const STAGING = ".wrapper-installing-";
+/** A staging folder untouched this long was left by an install that was killed. */
+export const ABANDONED_MS = 10 * 60_000;
+
+/**
+ * Remove the staging folders of installs that were killed (SIGKILL, OOM,
+ * eviction: no `finally` ran): each holds a whole copy in a size-limited
+ * emptyDir. A recent one may be a concurrent install's, and stays.
+ */
+async function removeAbandoned(target: string): Promise<void> {
+  for await (const entry of Deno.readDir(target)) {
+    if (!entry.name.startsWith(STAGING)) continue;
+    const folder = `${target === "/" ? "" : target}/${entry.name}`;
+    const info = await Deno.lstat(folder).catch(() => undefined);
+    const age = Date.now() - (info?.mtime?.getTime() ?? Date.now());
+    if (age > ABANDONED_MS) {
+      await Deno.remove(folder, { recursive: true }).catch(() => {});
+    }
   }
 }
 

@@ -42,6 +42,12 @@ const SPAWN_SYMBOLS = {
     result: "i32",
   },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  waitpidBlocking: {
+    name: "waitpid",
+    parameters: ["i32", "buffer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   environ: { type: "pointer" },
 } as const;
 

@@ -12,7 +12,9 @@ import {
 } from "./exit_codes.ts";
 import type { Logger } from "./log.ts";
 import { SIGNAL_NUMBERS } from "./dispositions.ts";
-import { spawnSession } from "./spawn.ts";
+import { DEFAULT_SEARCH_PATH, type JobStatus, spawnSession } from "./spawn.ts";
+
+export { DEFAULT_SEARCH_PATH };
 import type { SignalRelay, SignalTarget } from "./signals.ts";
 
 /** How a run ended: the command's status, or why it could not start. */
@@ -48,7 +50,7 @@ export async function runChild(
   const path = env === undefined ? Deno.env.get("PATH") : env.PATH;
   const program = searchDefaultPath(name, path);
   const started = performance.now();
-  let job: { pid: number; status: Promise<Status> };
+  let job: { pid: number; status: Promise<JobStatus> };
   try {
     job = startJob(name, program, args, env, path);
     ownChild(job.pid, job.status); // its own waiter reaps it, never the reaper
@@ -61,7 +63,7 @@ export async function runChild(
         : `Cannot run "${program}": ${
           error instanceof Deno.errors.PermissionDenied
             ? "permission denied (not executable, or a directory)"
-            : String(error)
+            : (error as Error).message
         }`,
       { code },
     );
@@ -76,18 +78,18 @@ export async function runChild(
     options.signalGroup ? groupOf(pid) : { kill: (s) => Deno.kill(pid, s) },
   );
   log.debug("Started command", { pid, program });
-  const status = await job.status;
+  const { code, signal, lost } = await job.status;
   signals.detach();
+  if (lost) {
+    log.error("The job's status was lost: no such child to wait for", { code });
+  }
   const durationMs = Math.round(performance.now() - started);
   return {
     started: true,
-    status: { ...status, success: status.code === 0 },
+    status: { code, signal, success: code === 0 },
     durationMs,
   };
 }
-
-/** An exit code, and the signal's name when one ended the job. */
-type Status = { code: number; signal: Deno.Signal | null };
 
 /**
  * Start the job in a session of its own: by `posix_spawn` (spawn.ts), or,
@@ -99,7 +101,7 @@ function startJob(
   args: string[],
   env: Readonly<Record<string, string>> | undefined,
   path: string | undefined,
-): { pid: number; status: Promise<Status> } {
+): { pid: number; status: Promise<JobStatus> } {
   const spawned = spawnSession(name, args, env, path);
   if (typeof spawned !== "string") return spawned;
   const child = new Deno.Command(program, {
@@ -125,7 +127,7 @@ function groupOf(pid: number): SignalTarget {
  */
 async function childStatus(
   child: Deno.ChildProcess,
-): Promise<{ code: number; signal: Deno.Signal | null }> {
+): Promise<JobStatus> {
   try {
     const { code, signal } = await child.status;
     return { code, signal };
@@ -166,9 +168,6 @@ export function withoutDenosFolder(path: string): string | undefined {
   if (!first!.endsWith("/node_compat_bin")) return path;
   return rest.length === 0 ? undefined : rest.join(":");
 }
-
-/** Where `execvp` looks when `PATH` is unset (glibc's default search path). */
-export const DEFAULT_SEARCH_PATH: readonly string[] = ["/bin", "/usr/bin"];
 
 /**
  * The program to run for `name`: with `PATH` unset, found in the default

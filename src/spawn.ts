@@ -6,46 +6,68 @@
  * page tables and tearing them down at the exec cost ~20 ms of every start
  * (issue 14); `posix_spawn` shares the address space until the exec (vfork).
  *
- * The child starts as Rust's `Command` starts it: signal mask empty, SIGPIPE
- * at its default (and glibc's 32 and 33, which its `posix_spawn` would leave
- * ignored), other ignored signals still ignored (the exec keeps them), fds
- * 0–2 inherited and every other fd of the wrapper's closed at the exec
- * (Deno opens them close-on-exec). Its environment is the wrapper's own
- * `environ`, bytes and all, unless one is given. PATH is searched as
- * `execvp` searches it: each folder in turn, EACCES remembered, a file with
- * no #! line run by /bin/sh. Its status is read on SIGCHLD with
- * `waitpid(pid, WNOHANG)`. Linux with `--allow-ffi` only: elsewhere
- * `spawnSession` returns why, and run.ts uses `Deno.Command`.
+ * The child starts as it would alone, or under tini: the signal mask the
+ * wrapper was started with, SIGPIPE at its default (Deno ignores it) and
+ * glibc's 32 and 33 too (its `posix_spawn` would leave them ignored), the
+ * signals ignored at start still ignored (the exec keeps them), the fds the
+ * wrapper inherited (its own are close-on-exec), and its `environ`, bytes
+ * and all, unless an environment is given. PATH is searched as `execvp`
+ * searches it: each folder in turn, EACCES remembered, a file with no #!
+ * line run by /bin/sh. Its status comes from a blocking `waitpid` on one of
+ * Deno's threads. Linux with `--allow-ffi` only: elsewhere `spawnSession`
+ * returns why, and run.ts uses `Deno.Command` (whose child gets an empty
+ * mask, its path as argv[0], and no /bin/sh fallback).
  * @module
  */
 import { SIGNAL_NUMBERS } from "./dispositions.ts";
 import { EXIT_SIGNAL_BASE, EXIT_SOFTWARE } from "./exit_codes.ts";
-import { spawnLibc } from "./libc.ts";
+import { type SpawnLibc, spawnLibc } from "./libc.ts";
+
+/**
+ * An exit code, and the signal's name when one ended the job; `lost` when
+ * its status could not be read (the code is then the wrapper's 70).
+ */
+export type JobStatus = {
+  code: number;
+  signal: Deno.Signal | null;
+  lost?: boolean;
+};
 
 /** A started job: its pid, and its status once it has ended. */
 export interface Spawned {
   pid: number;
-  status: Promise<{ code: number; signal: Deno.Signal | null }>;
+  status: Promise<JobStatus>;
 }
 
 const POSIX_SPAWN_SETSIGDEF = 0x04;
-const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
 const WNOHANG = 1;
+const EPERM = 1;
 const ENOENT = 2;
+const E2BIG = 7;
 const ENOEXEC = 8;
 const EACCES = 13;
+const ENODEV = 19;
+const ENOTDIR = 20;
+const EISDIR = 21;
+const ETXTBSY = 26;
+const ELOOP = 40;
+const ETIMEDOUT = 110;
+const ESTALE = 116;
 /** Errors after which `execvp` goes on to PATH's next folder. */
-const NEXT_FOLDER = new Set([ENOENT, 19, 20, 110, 116]); // ENODEV ENOTDIR ETIMEDOUT ESTALE
+const NEXT_FOLDER = new Set([ENOENT, ENODEV, ENOTDIR, ETIMEDOUT, ESTALE]);
 /** Reset to their default in the job: SIGPIPE, and glibc's internal 32, 33. */
 const DEFAULT_SIGNALS = [13, 32, 33];
-/** glibc's search path when PATH is unset. */
-const DEFAULT_PATH = ["/bin", "/usr/bin"];
+/** Where `execvp` looks when `PATH` is unset (glibc's default search path). */
+export const DEFAULT_SEARCH_PATH: readonly string[] = ["/bin", "/usr/bin"];
 /** What `execvp` runs a file with no #! line with. */
 const SHELL = "/bin/sh";
 /** Bytes of glibc's `sigset_t` and (rounded up) `posix_spawnattr_t`. */
 const SIGSET_BYTES = 128;
 const ATTR_BYTES = 512;
+
+/** Buffers libc reads during a spawn, held where no collection can free them. */
+let _pinned: unknown;
 
 const NAMES = new Map(
   Object.entries(SIGNAL_NUMBERS).map(([name, n]) => [n, name as Deno.Signal]),
@@ -68,7 +90,8 @@ export function spawnSession(
   const envStrings = env === undefined
     ? []
     : Object.entries(env).map(([key, value]) => cString(`${key}=${value}`));
-  const envArray = pointers(envStrings); // alive until the spawns are done
+  const envArray = pointers(envStrings);
+  _pinned = [envStrings, envArray]; // what envp points into, until the spawns are done
   const envp = env === undefined
     ? new Deno.UnsafePointerView(c.environ as Deno.PointerObject).getPointer()
     : Deno.UnsafePointer.of(envArray);
@@ -78,11 +101,7 @@ export function spawnSession(
     defaults[(n - 1) >> 3]! |= 1 << ((n - 1) & 7);
   }
   c.posix_spawnattr_init(attr);
-  c.posix_spawnattr_setflags(
-    attr,
-    POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF,
-  );
-  c.posix_spawnattr_setsigmask(attr, new Uint8Array(SIGSET_BYTES));
+  c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF);
   c.posix_spawnattr_setsigdefault(attr, defaults);
   const pid = new Int32Array(1);
   const spawn = (file: string, argv: string[]) => {
@@ -90,8 +109,6 @@ export function spawnSession(
     const array = pointers(strings.slice(1));
     return c.posix_spawn(pid, strings[0]!, null, attr, array, envp);
   };
-  // The listener first: a status is never reaped before it can be read.
-  const exit = watchExit(c.waitpid);
   let errno = ENOENT;
   let denied = false;
   for (const file of candidates(name, path)) {
@@ -104,12 +121,11 @@ export function spawnSession(
     else if (!NEXT_FOLDER.has(errno)) break; // started (0), or a real failure
   }
   c.posix_spawnattr_destroy(attr);
-  void envArray;
+  _pinned = undefined;
   if (errno !== 0) {
-    exit.cancel();
     throw spawnError(NEXT_FOLDER.has(errno) && denied ? EACCES : errno, name);
   }
-  return { pid: pid[0]!, status: exit.status(pid[0]!) };
+  return { pid: pid[0]!, status: statusOf(pid[0]!, c) };
 }
 
 /**
@@ -132,45 +148,35 @@ export function candidates(
 ): string[] {
   if (name === "") return [];
   if (name.includes("/")) return [name];
-  const folders = path === undefined ? DEFAULT_PATH : path.split(":");
+  // An empty PATH counts as none (execvp would search the working folder).
+  const folders = path === undefined || path === ""
+    ? DEFAULT_SEARCH_PATH
+    : path.split(":");
   return folders.map((folder) => `${folder === "" ? "." : folder}/${name}`)
     .filter(exists);
 }
 
 /**
- * Listens for SIGCHLD from now on; `status(pid)` resolves once that child
- * has ended. A status that cannot be read (no such child) is the wrapper's
- * internal error (70), never a wait without end.
+ * The status of `pid` once it has ended: a blocking `waitpid` on one of
+ * Deno's threads. No SIGCHLD is needed, so a wrapper started with SIGCHLD
+ * blocked or ignored still sees the job end. A `-1` (interrupted, or no
+ * such child) is checked without blocking: still running, wait again; gone
+ * without a status, the wrapper's internal error (70), never a wait without
+ * end.
  */
-function watchExit(
-  waitpid: (pid: number, status: Uint8Array, options: number) => number,
-): { status(pid: number): Spawned["status"]; cancel(): void } {
+async function statusOf(pid: number, c: SpawnLibc): Promise<JobStatus> {
   const raw = new Int32Array(1);
-  let check = () => {};
-  const listener = () => check();
-  Deno.addSignalListener("SIGCHLD", listener);
-  const cancel = () => Deno.removeSignalListener("SIGCHLD", listener);
-  const status = (pid: number): Spawned["status"] =>
-    new Promise((resolve) => {
-      check = () => {
-        const got = waitpid(pid, new Uint8Array(raw.buffer), WNOHANG);
-        if (got === 0) return; // still running
-        cancel();
-        resolve(
-          got === pid
-            ? decodeStatus(raw[0]!)
-            : { code: EXIT_SOFTWARE, signal: null },
-        );
-      };
-      check(); // it may have ended already
-    });
-  return { status, cancel };
+  const bytes = new Uint8Array(raw.buffer);
+  for (;;) {
+    let got = await c.waitpidBlocking(pid, bytes, 0);
+    if (got === -1) got = c.waitpid(pid, bytes, WNOHANG);
+    if (got === pid) return decodeStatus(raw[0]!);
+    if (got === -1) return { code: EXIT_SOFTWARE, signal: null, lost: true };
+  }
 }
 
 /** A `waitpid` status as Deno reports one: exit code, or 128 + n and the signal's name. */
-export function decodeStatus(
-  raw: number,
-): { code: number; signal: Deno.Signal | null } {
+export function decodeStatus(raw: number): JobStatus {
   const signal = raw & 0x7f;
   if (signal === 0) return { code: (raw >> 8) & 0xff, signal: null };
   return { code: EXIT_SIGNAL_BASE + signal, signal: NAMES.get(signal) ?? null };
@@ -178,17 +184,17 @@ export function decodeStatus(
 
 /** `posix_spawn`'s error as the one `Deno.Command` throws. */
 function spawnError(errno: number, name: string): Error {
-  if (errno === ENOENT || errno === 20) {
+  if (errno === ENOENT || errno === ENOTDIR) {
     return new Deno.errors.NotFound(`No such file or directory: ${name}`);
   }
-  if (errno === EACCES || errno === 1 || errno === 21) { // EPERM, EISDIR
+  if (errno === EACCES || errno === EPERM || errno === EISDIR) {
     return new Deno.errors.PermissionDenied(`Permission denied: ${name}`);
   }
   const why: Record<number, string> = {
-    7: "argument list too long",
-    8: "exec format error (no #! line, and no /bin/sh)",
-    26: "text file busy",
-    40: "too many levels of symbolic links",
+    [E2BIG]: "argument list too long",
+    [ENOEXEC]: "exec format error (no #! line, and no /bin/sh)",
+    [ETXTBSY]: "text file busy",
+    [ELOOP]: "too many levels of symbolic links",
   };
   return new Error(why[errno] ?? `cannot execute (errno ${errno})`);
 }

@@ -528,3 +528,13 @@ export const IS_ROOT: boolean = (() => {
     return false;
   }
 })();
+
+/** Whether `command` with `args` runs and succeeds here (a tool a test needs). */
+export function works(command: string, args: string[]): boolean {
+  try {
+    return new Deno.Command(command, { args, stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}

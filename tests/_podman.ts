@@ -4,16 +4,7 @@
 // registry is reachable. Needs root, podman, runc and catatonit (.ci/run
 // installs them from Debian).
 import { buildRootfs } from "../image/rootfs.ts";
-import { IS_ROOT, ROOT, TextWaiter, within } from "./_helpers.ts";
-
-function works(command: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(command, { args, stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
+import { IS_ROOT, ROOT, TextWaiter, within, works } from "./_helpers.ts";
 
 /** Why pods cannot run here, or "" when they can. */
 export const podmanProblem: string = Deno.build.os !== "linux"

@@ -9,17 +9,10 @@ import {
   istioStatus,
   podinfoDir,
   ROOT,
+  works,
   WRAPPER_ARGS,
 } from "./_helpers.ts";
 
-function works(command: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(command, { args, stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 const ready = Deno.build.os === "linux" &&
   works("bwrap", ["--version"]) && works("ip", ["-V"]) &&
   works("unshare", ["--net", "true"]);

@@ -155,11 +155,12 @@ async function checkPins(
   const values = (template.spec?.containers ?? []).flatMap((c) =>
     (c.env ?? []).map((v) => v.value ?? "")
   );
-  for (
-    const [, name, pin] of values.join(",").matchAll(
-      /\/([\w.-]+\.ts)#sha256=([0-9a-f]+)/g,
-    )
-  ) {
+  const text = values.join(",");
+  const pins = [...text.matchAll(/\/([\w.-]+\.ts)#sha256=([0-9a-f]+)/g)];
+  // Every "#sha256=" is a pin that is checked here (none is missed).
+  equal(pins.length, text.split("#sha256=").length - 1, file);
+  if (file.includes("remote")) ok(pins.length > 0, `${file}: a pinned plugin`);
+  for (const [, name, pin] of pins) {
     const bytes = await Deno.readFile(`${ROOT}plugins/${name}`);
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join(

@@ -5,16 +5,9 @@
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { buildRootfs, LOGTAPE_BUNDLE } from "../image/rootfs.ts";
-import { IS_ROOT, ROOT, WRAPPER_ARGS } from "./_helpers.ts";
+import { IS_ROOT, ROOT, works, WRAPPER_ARGS } from "./_helpers.ts";
 
-const cc = (() => {
-  try {
-    return new Deno.Command("cc", { args: ["--version"], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+const cc = works("cc", ["--version"]);
 const why = cc ? "" : " (ignored: needs cc, for the image's launcher)";
 
 let rootfs: Promise<string> | undefined;
@@ -51,6 +44,14 @@ Deno.test({
     const root = await image();
     const folder = await Deno.makeTempDir();
     try {
+      // A killed install's staging folder (an hour old) goes; a concurrent
+      // install's (just made) stays.
+      const abandoned = `${folder}/.wrapper-installing-killed`;
+      const current = `${folder}/.wrapper-installing-running`;
+      await Deno.mkdir(abandoned);
+      await Deno.mkdir(current);
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      await Deno.utime(abandoned, hourAgo, hourAgo);
       for (const round of [1, 2]) {
         // What was there before goes: no stale file survives an install.
         if (round === 2) {
@@ -68,7 +69,11 @@ Deno.test({
         );
       }
       const names = [...Deno.readDirSync(folder)].map((e) => e.name).sort();
-      equal(names.join(), "wrapper,wrapper-runtime"); // no .installing leftovers
+      // No leftovers of its own; a concurrent install's is not its to remove.
+      equal(
+        names.join(),
+        ".wrapper-installing-running,wrapper,wrapper-runtime",
+      );
       ok(
         !(await Deno.stat(`${folder}/wrapper-runtime/stale`).catch(() =>
           false
@@ -150,6 +155,40 @@ Deno.test({
       const job = await run(`${folder}/wrapper`, ["--", "true"]);
       equal(job.code, 0, job.stderr);
     } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `--install follows a runtime that is a link, and refuses a folder inside its own runtime (2)${why}`,
+  ignore: !cc,
+  fn: async () => {
+    const root = await image();
+    const linked = await Deno.makeTempDir();
+    const folder = await Deno.makeTempDir();
+    try {
+      await Deno.copyFile(`${root}/wrapper`, `${linked}/wrapper`);
+      await Deno.chmod(`${linked}/wrapper`, 0o755);
+      await Deno.symlink(
+        `${root}/wrapper-runtime`,
+        `${linked}/wrapper-runtime`,
+      );
+      const installed = await run(`${linked}/wrapper`, ["--install", folder]);
+      equal(installed.code, 0, installed.stderr);
+      ok((await Deno.lstat(`${folder}/wrapper-runtime`)).isDirectory); // a copy, not the link
+      const inside = await run(`${root}/wrapper`, [
+        "--install",
+        `${root}/wrapper-runtime/app`,
+      ]);
+      equal(inside.code, 2, inside.stderr);
+      match(
+        inside.stderr,
+        /Cannot install into .*: it is inside .*wrapper-runtime/,
+      );
+    } finally {
+      await Deno.remove(linked, { recursive: true });
       await Deno.remove(folder, { recursive: true });
     }
   },

@@ -160,7 +160,7 @@ Deno.test({
     deepStrictEqual(played.plan.sidecars, []);
     const native = played.ends.get(played.plan.native[0]!)!;
     ok(!native.stdout.includes("quit accepted"), native.stdout);
-    match(native.stdout, /GET 9090\/readiness|listening/);
+    match(native.stdout, /^sidecar: listening on 9090$/m); // it ran, beside the job
   },
 });
 
@@ -240,6 +240,7 @@ Deno.test({
       true,
     );
     ok(shell.code !== 0, "no /bin/sh");
+    match(shell.stderr, /\/bin\/sh.*(no such file|not found)/i);
     const run = await podman.run([
       "run",
       "--rm",

@@ -3,7 +3,7 @@
 // job as it starts for real: its argv[0], session, signal mask and SIGPIPE.
 import { deepStrictEqual, equal, match } from "node:assert/strict";
 import { candidates, decodeStatus } from "../src/spawn.ts";
-import { ROOT, WRAPPER_ARGS } from "./_helpers.ts";
+import { ROOT, works, WRAPPER_ARGS } from "./_helpers.ts";
 
 Deno.test("candidates() are the files execvp tries: each PATH folder's, where something exists; a name with a / as it is; nothing found is nothing", () => {
   const there = new Set(["/a/tool", "/b/tool", "./here"]);
@@ -101,5 +101,37 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+const python = works("python3", ["-c", "1"]);
+
+/** The wrapper on `command`, started with SIGCHLD and SIGUSR1 blocked. */
+async function blocked(command: string[]) {
+  const block = "import os, signal, sys; " +
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGUSR1}); " +
+    "os.execv(sys.argv[1], sys.argv[1:])";
+  const { code, stdout, stderr } = await new Deno.Command("python3", {
+    args: ["-c", block, Deno.execPath(), ...WRAPPER_ARGS, ...command],
+    cwd: ROOT,
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}
+
+Deno.test({
+  name:
+    `a wrapper started with SIGCHLD and SIGUSR1 blocked still sees the job end, and the job inherits the same mask, as alone${
+      python ? "" : " (ignored: needs python3 to block signals before the exec)"
+    }`,
+  ignore: Deno.build.os !== "linux" || !python,
+  fn: async () => {
+    const ended = await blocked(["sh", "-c", "exit 3"]);
+    equal(ended.code, 3, ended.stderr); // it hung before: no SIGCHLD came
+    const mask = await blocked(["grep", "SigBlk", "/proc/self/status"]);
+    equal(mask.code, 0, mask.stderr);
+    // SIGUSR1 is 10, SIGCHLD 17: bits 9 and 16.
+    match(mask.stdout, /^SigBlk:\s+0*10200$/m);
   },
 });
