@@ -74,6 +74,21 @@ const NAMES = new Map(
 );
 
 /**
+ * Load the libc symbols a spawn needs, and call each kind once, ahead of
+ * time: called while the readiness waits are idle, it takes ~3 ms off the
+ * path from a sidecar turning ready to the job's start.
+ */
+export function prepareSpawn(): void {
+  const c = spawnLibc();
+  if (typeof c === "string") return;
+  const attr = new Uint8Array(ATTR_BYTES);
+  c.posix_spawnattr_init(attr);
+  c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID);
+  c.posix_spawnattr_setsigdefault(attr, new Uint8Array(SIGSET_BYTES));
+  c.posix_spawnattr_destroy(attr);
+}
+
+/**
  * Start `name` (a path, or a name looked up in `path`) with `args`. Throws
  * `Deno.errors.NotFound` or `PermissionDenied` as `Deno.Command` would, or
  * an `Error` saying why the file cannot run; returns why (a string) when

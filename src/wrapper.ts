@@ -16,6 +16,8 @@ import type { PluginPlan } from "./plan.ts";
 import { PluginSet } from "./plugin_set.ts";
 import { type ChildResult, runChild, stoppedBySignal } from "./run.ts";
 import type { SignalRelay } from "./signals.ts";
+import { after } from "./plugin_runtime.ts";
+import { prepareSpawn } from "./spawn.ts";
 
 /** Options of `runWrapper`. */
 export interface RunWrapperOptions {
@@ -98,9 +100,11 @@ async function upToTheJob(
   // 3. beforeStart: a stop signal ends the readiness waits at once.
   const interrupt = () => plugins.close(`interrupted by ${signals.stopSignal}`);
   signals.stopping.addEventListener("abort", interrupt, { once: true });
+  const cancelPrepare = after(0, prepareSpawn); // while the hooks wait
   const ready = await plugins.run("beforeStart").finally(() =>
     signals.stopping.removeEventListener("abort", interrupt)
   );
+  cancelPrepare(); // the job starts now: it loads what it needs itself
   if (signals.stopSignal !== undefined) return stopped(signals.stopSignal, log);
   if (ready.includes(false)) {
     if (config.readyPolicy === "fail") {
