@@ -12,9 +12,7 @@ import {
 } from "./exit_codes.ts";
 import type { Logger } from "./log.ts";
 import { SIGNAL_NUMBERS } from "./dispositions.ts";
-import { DEFAULT_SEARCH_PATH, type JobStatus, spawnSession } from "./spawn.ts";
-
-export { DEFAULT_SEARCH_PATH };
+import { candidates, type JobStatus, spawnSession } from "./spawn.ts";
 import type { SignalRelay, SignalTarget } from "./signals.ts";
 
 /** How a run ended: the command's status, or why it could not start. */
@@ -185,7 +183,6 @@ export function searchDefaultPath(
     }
   },
 ): string {
-  if (path !== undefined || name.includes("/") || name === "") return name;
-  const found = DEFAULT_SEARCH_PATH.map((dir) => `${dir}/${name}`).find(isFile);
-  return found ?? name;
+  if (path !== undefined) return name;
+  return candidates(name, undefined, isFile)[0] ?? name;
 }

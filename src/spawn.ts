@@ -59,7 +59,7 @@ const NEXT_FOLDER = new Set([ENOENT, ENODEV, ENOTDIR, ETIMEDOUT, ESTALE]);
 /** Reset to their default in the job: SIGPIPE, and glibc's internal 32, 33. */
 const DEFAULT_SIGNALS = [13, 32, 33];
 /** Where `execvp` looks when `PATH` is unset (glibc's default search path). */
-export const DEFAULT_SEARCH_PATH: readonly string[] = ["/bin", "/usr/bin"];
+const DEFAULT_SEARCH_PATH: readonly string[] = ["/bin", "/usr/bin"];
 /** What `execvp` runs a file with no #! line with. */
 const SHELL = "/bin/sh";
 /** Bytes of glibc's `sigset_t` and (rounded up) `posix_spawnattr_t`. */

@@ -538,3 +538,24 @@ export function works(command: string, args: string[]): boolean {
     return false;
   }
 }
+
+/** What `textOutput` returns: the exit code, and stdout and stderr as text. */
+export interface TextOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `program` with `args` to its end; its code, and its output as text. */
+export async function textOutput(
+  program: string,
+  args: string[],
+  options: Omit<Deno.CommandOptions, "args"> = {},
+): Promise<TextOutput> {
+  const { code, stdout, stderr } = await new Deno.Command(program, {
+    ...options,
+    args,
+  }).output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}

@@ -4,7 +4,15 @@
 // registry is reachable. Needs root, podman, runc and catatonit (.ci/run
 // installs them from Debian).
 import { buildRootfs } from "../image/rootfs.ts";
-import { IS_ROOT, ROOT, TextWaiter, within, works } from "./_helpers.ts";
+import {
+  IS_ROOT,
+  ROOT,
+  type TextOutput,
+  textOutput,
+  TextWaiter,
+  within,
+  works,
+} from "./_helpers.ts";
 
 /** Why pods cannot run here, or "" when they can. */
 export const podmanProblem: string = Deno.build.os !== "linux"
@@ -105,18 +113,11 @@ export class Podman {
   async run(
     args: string[],
     allowFailure = false,
-  ): Promise<{ code: number; stdout: string; stderr: string }> {
-    const output = await new Deno.Command("podman", {
-      args,
+  ): Promise<TextOutput> {
+    const result = await textOutput("podman", args, {
       env: this.#env,
       stdin: "null",
-    }).output();
-    const text = new TextDecoder();
-    const result = {
-      code: output.code,
-      stdout: text.decode(output.stdout),
-      stderr: text.decode(output.stderr),
-    };
+    });
     if (result.code !== 0 && !allowFailure) {
       throw new Error(`podman ${args.join(" ")}: ${result.stderr.trim()}`);
     }

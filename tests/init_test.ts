@@ -7,6 +7,7 @@ import {
   canUnsharePid,
   ROOT,
   RunningWrapper,
+  textOutput,
   within,
   WRAPPER_ARGS,
 } from "./_helpers.ts";
@@ -18,25 +19,13 @@ const why = canUnshare
   : " (ignored: unshare cannot make a PID namespace here)";
 
 /** Run the wrapper as PID 1 of a new PID namespace, with its own /proc. */
-async function asInit(args: string[], wrapperArgs = WRAPPER_ARGS) {
+function asInit(args: string[], wrapperArgs = WRAPPER_ARGS) {
   const [unshare, ...namespace] = AS_PID_1;
-  const output = await new Deno.Command(unshare!, {
-    args: [
-      ...namespace,
-      Deno.execPath(),
-      ...wrapperArgs,
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+  return textOutput(
+    unshare!,
+    [...namespace, Deno.execPath(), ...wrapperArgs, ...args],
+    { cwd: ROOT, env: { NO_COLOR: "1" } },
+  );
 }
 
 /**

@@ -5,7 +5,7 @@
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { buildRootfs, LOGTAPE_BUNDLE } from "../image/rootfs.ts";
-import { IS_ROOT, ROOT, works, WRAPPER_ARGS } from "./_helpers.ts";
+import { IS_ROOT, ROOT, textOutput, works, WRAPPER_ARGS } from "./_helpers.ts";
 
 const cc = works("cc", ["--version"]);
 const why = cc ? "" : " (ignored: needs cc, for the image's launcher)";
@@ -24,17 +24,8 @@ globalThis.addEventListener("unload", () => {
   if (made !== undefined) Deno.removeSync(made, { recursive: true });
 });
 
-async function run(
-  program: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(program, {
-    args,
-    stdin: "null",
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
+const run = (program: string, args: string[]) =>
+  textOutput(program, args, { stdin: "null" });
 
 Deno.test({
   name:

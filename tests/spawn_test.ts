@@ -3,7 +3,7 @@
 // job as it starts for real: its argv[0], session, signal mask and SIGPIPE.
 import { deepStrictEqual, equal, match } from "node:assert/strict";
 import { candidates, decodeStatus } from "../src/spawn.ts";
-import { ROOT, works, WRAPPER_ARGS } from "./_helpers.ts";
+import { ROOT, textOutput, works, WRAPPER_ARGS } from "./_helpers.ts";
 
 Deno.test("candidates() are the files execvp tries: each PATH folder's, where something exists; a name with a / as it is; nothing found is nothing", () => {
   const there = new Set(["/a/tool", "/b/tool", "./here"]);
@@ -36,13 +36,12 @@ Deno.test({
   fn: async () => {
     const script = `tr '\\0' ' ' < /proc/$$/cmdline; echo; ` +
       `grep -E '^(SigBlk|SigIgn|NSsid|Pid):' /proc/$$/status`;
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [...WRAPPER_ARGS, "sh", "-c", script],
-      cwd: ROOT,
-      stdin: "null",
-    }).output();
-    const text = new TextDecoder().decode(stdout);
-    equal(code, 0, new TextDecoder().decode(stderr));
+    const { code, stdout: text, stderr } = await textOutput(
+      Deno.execPath(),
+      [...WRAPPER_ARGS, "sh", "-c", script],
+      { cwd: ROOT, stdin: "null" },
+    );
+    equal(code, 0, stderr);
     match(text, /^sh -c /m);
     match(text, /^SigBlk:\s+0+$/m);
     // Nothing ignored: not SIGPIPE (the wrapper's), nor glibc's 32 and 33.
@@ -53,18 +52,13 @@ Deno.test({
 });
 
 /** Run the wrapper on `command` in `cwd` with `PATH`; its code and output. */
-async function wrapped(command: string[], cwd: string, path: string) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      ...WRAPPER_ARGS.map((a) => a === "main.ts" ? `${ROOT}main.ts` : a),
-      ...command,
-    ],
+function wrapped(command: string[], cwd: string, path: string) {
+  const main = (a: string) => a === "main.ts" ? `${ROOT}main.ts` : a;
+  return textOutput(Deno.execPath(), [...WRAPPER_ARGS.map(main), ...command], {
     cwd,
     env: { PATH: path },
     stdin: "null",
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+  });
 }
 
 Deno.test({
@@ -107,17 +101,15 @@ Deno.test({
 const python = works("python3", ["-c", "1"]);
 
 /** The wrapper on `command`, started with SIGCHLD and SIGUSR1 blocked. */
-async function blocked(command: string[]) {
+function blocked(command: string[]) {
   const block = "import os, signal, sys; " +
     "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGUSR1}); " +
     "os.execv(sys.argv[1], sys.argv[1:])";
-  const { code, stdout, stderr } = await new Deno.Command("python3", {
-    args: ["-c", block, Deno.execPath(), ...WRAPPER_ARGS, ...command],
-    cwd: ROOT,
-    stdin: "null",
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+  return textOutput(
+    "python3",
+    ["-c", block, Deno.execPath(), ...WRAPPER_ARGS, ...command],
+    { cwd: ROOT, stdin: "null" },
+  );
 }
 
 Deno.test({
