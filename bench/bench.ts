@@ -12,7 +12,7 @@
  * Usage: deno task bench [runs] [section…]   (default 20 runs, all sections;
  * idle memory and throughput use runs/2, at least 3; sections: startup
  * idlePeak throughput exitToQuit signal pluginLoad signalWindow readyLatency)
- * Needs tini, dumb-init, bash and cc (bench/setup installs them from Debian).
+ * Needs tini, dumb-init and cc (bench/setup installs them from Debian).
  * @module
  */
 // deno-lint-ignore-file no-console -- a report printed for people
@@ -33,6 +33,12 @@ await Deno.remove(IMAGE, { recursive: true }).catch(() => {});
 await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
 await buildRootfs(IMAGE);
 const WRAPPER = [`${IMAGE}/wrapper`];
+const CONNECT = `${ROOT}bench/results/connect`;
+await new Deno.Command("cc", {
+  args: ["-static", "-O2", "-o", CONNECT, `${ROOT}bench/fixtures/connect.c`],
+}).output().then(({ success }) => {
+  if (!success) throw new Error("cc cannot build bench/fixtures/connect.c");
+});
 const SOURCE = [DENO, ...WRAPPER_ARGS];
 const FIX = `${ROOT}bench/fixtures/`;
 const CA = `${ROOT}tests/fixtures/tls/`;
@@ -337,16 +343,17 @@ async function signalWindow(argv: string[]): Promise<number> {
 /**
  * A stand-in sidecar answers 503 until a random moment 300–1300 ms after it
  * starts, then 200. The job connects to the bench's listener as its first
- * instruction (bash's /dev/tcp). From the sidecar's first 200 to that
- * connection, on the bench's clock; and the readiness requests per second
- * the wait cost the sidecar. The oracle is the sidecar itself starting the
- * job when it first answers 200: the floor of any way to start it.
+ * instruction (fixtures/connect.c, static: no shell's or loader's start-up
+ * before it). From the sidecar's first 200 to that connection, on the
+ * bench's clock; and the readiness requests per second the wait cost the
+ * sidecar. The oracle is the sidecar itself starting the job when it first
+ * answers 200: the floor of any way to start it.
  */
 async function readyLatency(
   wrapped: boolean,
 ): Promise<{ latency: number; rate: number }> {
   const jobs = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const job = ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${jobs.addr.port}`];
+  const job = [CONNECT, String(jobs.addr.port)];
   const readyAt = performance.now() + 300 + Math.random() * 1000;
   let firstRequest: number | undefined;
   let firstReady: number | undefined;
@@ -649,7 +656,7 @@ const markdown = [
   "",
   table("signalWindow", "ms", "deno run term_first.ts (Deno's floor)"),
   "",
-  "Ready-to-start latency: a stand-in sidecar turns ready at a random moment (300–1300 ms after it starts); from its first 200 to the job's first instruction (a connection from bash). The oracle is the sidecar starting the job itself; p95 in the last column.",
+  "Ready-to-start latency: a stand-in sidecar turns ready at a random moment (300–1300 ms after it starts); from its first 200 to the job's first instruction (a connection, the first statement of a static C program). The oracle is the sidecar starting the job itself; p95 in the last column.",
   "",
   table(
     "readyLatency",

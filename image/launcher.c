@@ -1,14 +1,14 @@
 /*
  * /wrapper in an image built without `deno compile` (which needs a denort
  * download this project cannot make): execs the Deno beside it on the
- * wrapper's main.ts, with the flags `deno task compile` would bake in. No
+ * wrapper's bundle, with the flags `deno task compile` would bake in. No
  * shell; the environment changes only where Deno could not start (below).
  * The wrapper replaces this process, so it is still PID 1 and gets every
- * signal itself. Its own failures (no Deno, no main.ts) exit 125.
+ * signal itself. Its own failures (no Deno, no main.js) exit 125.
  *
  * Layout, wherever it is installed: <dir>/wrapper (this), <dir>/wrapper-runtime/deno,
- * <dir>/wrapper-runtime/app/main.ts with its deno.json (an import map to the
- * LogTape bundle in vendor/: no npm package, nothing to download).
+ * <dir>/wrapper-runtime/app/js/main.js (the wrapper bundled, LogTape in it: no
+ * config, no npm package, nothing to download).
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,7 +21,7 @@
 #define EXIT_NOT_STARTED 125
 
 static const char *const FLAGS[] = {
-    "run", "--no-prompt", "--no-lock", "--no-npm", "--no-remote",
+    "run", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote",
     "--allow-run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-ffi",
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
@@ -38,16 +38,14 @@ static int fail(const char *what, const char *path) {
 }
 
 int main(int argc, char **argv) {
-  static char dir[PATH_MAX], deno[PATH_MAX + 64], config[PATH_MAX + 64],
-      main_ts[PATH_MAX + 64];
+  static char dir[PATH_MAX], deno[PATH_MAX + 64], main_js[PATH_MAX + 64];
   ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
   if (n <= 0) return fail("cannot find itself through", "/proc/self/exe");
   dir[n] = '\0';
   *strrchr(dir, '/') = '\0';
   snprintf(deno, sizeof deno, "%s/wrapper-runtime/deno", dir);
-  snprintf(config, sizeof config, "--config=%s/wrapper-runtime/app/deno.json", dir);
-  snprintf(main_ts, sizeof main_ts, "%s/wrapper-runtime/app/main.ts", dir);
-  if (access(main_ts, R_OK) != 0) return fail("cannot read", main_ts);
+  snprintf(main_js, sizeof main_js, "%s/wrapper-runtime/app/js/main.js", dir);
+  if (access(main_js, R_OK) != 0) return fail("cannot read", main_js);
   /* Deno needs a cache folder to name, even unused, and stops at an empty
    * one: HOME gives one, and Kubernetes and podman always set it. Only when
    * DENO_DIR, XDG_CACHE_HOME and HOME are all unset or empty is DENO_DIR set
@@ -62,8 +60,7 @@ int main(int argc, char **argv) {
   size_t i = 0;
   args[i++] = deno;
   for (size_t f = 0; f < NFLAGS; f++) args[i++] = (char *)FLAGS[f];
-  args[i++] = config;
-  args[i++] = main_ts;
+  args[i++] = main_js;
   for (int a = 1; a < argc; a++) args[i++] = argv[a];
   execv(deno, args);
   return fail("cannot run", deno);

@@ -33,10 +33,6 @@ const SPAWN_SYMBOLS = {
   posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
   posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
   posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
-  posix_spawnattr_setsigmask: {
-    parameters: ["buffer", "buffer"],
-    result: "i32",
-  },
   posix_spawnattr_setsigdefault: {
     parameters: ["buffer", "buffer"],
     result: "i32",

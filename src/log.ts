@@ -15,7 +15,7 @@ import type { LogFormat, LogLevelSetting } from "./config.ts";
 import { MAX_LOG_CHARS } from "./log_budget.ts";
 import { safeJson } from "./plugin_runtime.ts";
 
-type LogTape = typeof import("npm:@logtape/logtape@2.4.2"); // full specifier: `deno run <url>` has no import map
+type LogTape = typeof import("./logtape.ts");
 
 /** Root category of every wrapper log line; plugins log below it. */
 export const ROOT_CATEGORY = "wrapper";
@@ -80,7 +80,7 @@ export async function flushLogs(): Promise<void> {
 }
 
 async function load(): Promise<void> {
-  const module: LogTape = await import("npm:@logtape/logtape@2.4.2");
+  const module: LogTape = await import("./logtape.ts");
   module.configureSync({
     reset: true,
     sinks: {

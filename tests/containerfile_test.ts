@@ -1,10 +1,10 @@
 // The image's recipe, checked offline (the pod tests build and run it):
 // Containerfile copies the root filesystem image/rootfs.ts makes, the app in
-// it is every module main.ts loads, the launcher runs Deno with the flags of
+// it is main.ts bundled and the built-ins, the launcher runs Deno with the flags of
 // `deno task wrapper`, and the runtime's lockfile holds LogTape alone.
 import { deepStrictEqual, match, ok } from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { APP_FILES } from "../image/rootfs.ts";
+import { APP_FILES, BUNDLE_MAIN } from "../image/rootfs.ts";
 import { ROOT, WRAPPER_ARGS } from "./_helpers.ts";
 
 Deno.test("Containerfile: FROM scratch, the prepared root filesystem, numeric non-root user, /wrapper", async () => {
@@ -19,7 +19,7 @@ Deno.test("Containerfile: FROM scratch, the prepared root filesystem, numeric no
   ]);
 });
 
-Deno.test("every local module main.ts loads is in a file or folder the image copies (deno.json: the image writes its own)", async () => {
+Deno.test("every local module main.ts loads is in the image's bundle, or in a folder the image copies", async () => {
   const { stdout } = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "main.ts"],
     cwd: ROOT,
@@ -30,13 +30,15 @@ Deno.test("every local module main.ts loads is in a file or folder the image cop
     .filter((s: string) => s.startsWith(`file://${ROOT}`))
     .map((s: string) => s.slice(`file://${ROOT}`.length));
   ok(local.length > 5);
+  // The bundle holds main.ts's whole graph; the built-ins, imported by a
+  // URL made at run time, are copied as they are.
   for (const path of local) {
     ok(
-      path === "deno.json" ||
-        APP_FILES.some((name) => path === name || path.startsWith(`${name}/`)),
+      /^(main|mod)\.ts$|^deno\.json$|^src\/|^plugins\//.test(path),
       path,
     );
   }
+  deepStrictEqual(APP_FILES, ["plugins"]);
 });
 
 Deno.test("the launcher runs Deno with the flags of deno task wrapper, and no lockfile, npm or remote module", async () => {
@@ -53,7 +55,8 @@ Deno.test("the launcher runs Deno with the flags of deno task wrapper, and no lo
   for (const flag of ["--no-lock", "--no-npm", "--no-remote"]) {
     ok(flags.includes(flag), flag);
   }
-  match(source, /--config=%s\/wrapper-runtime\/app\/deno\.json/);
+  ok(flags.includes("--no-config"));
+  match(source, new RegExp(`"%s/wrapper-runtime/app/${BUNDLE_MAIN}"`));
 });
 
 Deno.test("the runtime imports and locks LogTape alone (test packages live in tests/deno.lock)", async () => {
