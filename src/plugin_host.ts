@@ -19,11 +19,12 @@ import {
 } from "./_protocol.ts";
 import {
   after,
+  LOOPBACK_HOSTS,
   pluginRuntime,
   PROTOCOL_VERSION,
   safeJson,
 } from "./plugin_runtime.ts";
-import { LOOPBACK_HOSTS, ProcessPort } from "./plugin_process.ts";
+import type { ProcessPort } from "./plugin_process.ts";
 import { PluginError } from "./errors.ts";
 import {
   checkLoaded,
@@ -88,12 +89,19 @@ export interface LoadPluginOptions {
   signal?: AbortSignal;
 }
 
+/** The plugin processes' module, once a file or URL plugin is loaded. */
+let processes: typeof import("./plugin_process.ts") | undefined;
+
 /** Start a runtime for the plugin's text and check that it is a plugin. */
 export async function loadPlugin(
   source: PluginSource,
   options: LoadPluginOptions,
 ): Promise<LoadedPlugin> {
   const { signal } = options;
+  // Only file and URL plugins need it: a run with built-ins alone never loads it.
+  if (source.location.kind !== "builtin") {
+    processes ??= await import("./plugin_process.ts");
+  }
   const plugin = new LoadedPlugin(source, options.timeoutMs);
   const interrupt = () => plugin.close(`interrupted by ${signal?.reason}`);
   if (signal?.aborted) throw new PluginError(plugin.spec, "interrupted");
@@ -176,7 +184,7 @@ export class LoadedPlugin {
   #startProcess(): ProcessPort {
     // Events of a process that was replaced by a fresh one are not this one's.
     const current = () => this.#port === port;
-    const port: ProcessPort = new ProcessPort({
+    const port: ProcessPort = new processes!.ProcessPort({
       message: (data) => current() && this.#receive(data),
       stderr: (line) => {
         if (!current()) return;
