@@ -7,6 +7,7 @@
  */
 import { captureSignals } from "./src/signals.ts";
 import { PLUGIN_MODE_ARG } from "./src/plugin_mode_arg.ts";
+import { EXIT_NOT_STARTED } from "./src/exit_codes.ts";
 
 if (import.meta.main && Deno.args[0] === PLUGIN_MODE_ARG) {
   // A compiled wrapper re-executed as a plugin process.
@@ -14,6 +15,12 @@ if (import.meta.main && Deno.args[0] === PLUGIN_MODE_ARG) {
   await pluginMode();
 } else if (import.meta.main) {
   const signals = captureSignals(); // first: no signal may be lost or fatal
-  const { cli } = await import("./src/cli.ts");
+  const { cli } = await import("./src/cli.ts").catch((error) => {
+    // A partial copy of the wrapper: the job is not started (125).
+    const why = String((error as Error)?.message ?? error).split("\n")[0];
+    const line = `wrapper: cannot load its own code: ${why}\n`;
+    Deno.stderr.writeSync(new TextEncoder().encode(line));
+    Deno.exit(EXIT_NOT_STARTED);
+  });
   await cli(signals);
 }

@@ -631,7 +631,7 @@ const markdown = [
   "",
   table("idleFile", "MiB", IDLE_FLOOR),
   "",
-  `Output throughput: ${SIZE_MIB} MiB from dd through a pipe, and into a file on tmpfs (overwritten in place); tini, which has no per-byte path either, shows the noise.`,
+  `Output throughput: ${SIZE_MIB} MiB from dd through a pipe, and into a file on tmpfs (overwritten in place): wall time of the whole command, so a wrapped row includes the wrapper's start-up (~0.1 s, the start-up section); tini, which has no per-byte path either, shows the noise.`,
   "",
   table(
     "throughput",

@@ -107,10 +107,11 @@ function logger(category: string[]): Logger {
     (message: string, properties: Record<string, unknown> = {}) => {
       if (RANK[level] < RANK[lowest]) return;
       // A message is text, never a LogTape template: `{a}` stays `{a}`.
-      const literal = String(message).replaceAll("{", "{{").replaceAll(
-        "}",
-        "}}",
-      );
+      // LogTape reads a message with no "{" as it is, "}}" and all.
+      const text = String(message);
+      const literal = text.includes("{")
+        ? text.replaceAll("{", "{{").replaceAll("}", "}}")
+        : text;
       if (logtape !== undefined) {
         logtape.getLogger(category)[level](literal, properties);
         return;

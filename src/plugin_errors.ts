@@ -73,7 +73,9 @@ function syntaxError(
   message: string,
 ): { text: string; at: string } | undefined {
   const lines = message.split("\n");
-  const text = lines.find((line) => line.startsWith("SyntaxError: "));
+  // Deno 2.9 reports it as a TypeError: "TypeError: SyntaxError: …".
+  const text = lines.map((line) => /SyntaxError: .*/.exec(line)?.[0])
+    .find((found) => found !== undefined);
   if (text === undefined) return undefined;
   for (const line of lines) {
     const at = /^\s*at blob:\S*?:(\d+:\d+)\)?$/.exec(line);

@@ -42,7 +42,7 @@ import {
   truncate,
 } from "./log_budget.ts";
 import { type Logger, pluginLogger } from "./log.ts";
-import type { PluginSource } from "./plugin_source.ts";
+import { importBuiltin, type PluginSource } from "./plugin_source.ts";
 
 export type { HookOutcome } from "./plugin_replies.ts";
 
@@ -63,10 +63,14 @@ class InProcessPort implements PluginPort {
   #receive: (message: HostMessage) => Promise<void>;
   #closed = false;
 
-  constructor(deliver: (message: WorkerMessage) => void) {
+  constructor(
+    deliver: (message: WorkerMessage) => void,
+    importModule?: (url: string) => Promise<unknown>,
+  ) {
     // Delivered asynchronously, as a process's would be, never after close.
     this.#receive = pluginRuntime(
       (message) => queueMicrotask(() => this.#closed || deliver(message)),
+      importModule,
     );
   }
 
@@ -158,15 +162,22 @@ export class LoadedPlugin {
   async boot(loadTimeoutMs = this.#loadTimeoutMs): Promise<Reply> {
     const { code, mediaType, location } = this.#source;
     const inProcess = this.isolation === "in-process";
-    // In-process, a built-in beside this module is imported as it is (its
-    // transpiled form is cached, ~3 ms less than a blob); a process gets the
-    // text itself.
+    // In-process, a built-in beside this module is imported as a module
+    // (~3 ms less than a blob); a process gets the text itself.
     const blob = inProcess && location.url.protocol !== "file:";
     const url = blob
       ? URL.createObjectURL(new Blob([code], { type: mediaType }))
       : location.url.href;
+    // A built-in beside this module: imported by its file name, so that
+    // `deno bundle` carries it (no transpiler runs in the image).
+    const file = inProcess && !blob
+      ? location.url.pathname.slice(location.url.pathname.lastIndexOf("/") + 1)
+      : undefined;
     this.#port = inProcess
-      ? new InProcessPort((message) => this.#receive(message))
+      ? new InProcessPort(
+        (message) => this.#receive(message),
+        file === undefined ? undefined : () => importBuiltin(file),
+      )
       : this.#startProcess();
     this.#dead = false;
     const reply = await this.request({
@@ -184,7 +195,10 @@ export class LoadedPlugin {
   #startProcess(): ProcessPort {
     // Events of a process that was replaced by a fresh one are not this one's.
     const current = () => this.#port === port;
-    const port: ProcessPort = new processes!.ProcessPort({
+    if (processes === undefined) {
+      throw new Error("plugin processes are started by loadPlugin() only");
+    }
+    const port: ProcessPort = new processes.ProcessPort({
       message: (data) => current() && this.#receive(data),
       stderr: (line) => {
         if (!current()) return;

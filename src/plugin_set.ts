@@ -223,27 +223,40 @@ export class PluginSet {
     for (const plugin of this.plugins) this.#context(plugin.name, hook);
   }
 
-  /** Run `hook` of every plugin that has it, concurrently; true for each success. */
+  /**
+   * Run `hook` of every plugin that has it, concurrently; true for each
+   * success. Never rejects: a fault of the wrapper's own with one plugin is
+   * that plugin's failure, and the others' calls (their quits) still finish.
+   */
   async run(hook: HookName, exit?: ExitFields): Promise<boolean[]> {
     const calls = this.plugins.filter((p) => p.hooks.includes(hook)).map(
       async (plugin) => {
-        // A copy: an in-process plugin gets the object itself.
-        const context = {
-          ...structuredClone(this.#context(plugin.name, hook)),
-          ...exit,
-        };
-        const started = performance.now();
-        const outcome = await plugin.call(hook, context, context.timeoutMs);
-        const durationMs = Math.round(performance.now() - started);
         const fields = { plugin: plugin.name, hook };
-        if (outcome.ok) this.#log.debug("Hook done", { ...fields, durationMs });
-        else {
-          this.#log.warn(
-            `Hook ${outcome.reason === "timeout" ? "timed out" : "failed"}`,
-            { ...fields, error: outcome.message, durationMs },
-          );
+        try {
+          // A copy: an in-process plugin gets the object itself.
+          const context = structuredClone({
+            ...this.#context(plugin.name, hook),
+            ...exit,
+          });
+          const started = performance.now();
+          const outcome = await plugin.call(hook, context, context.timeoutMs);
+          const durationMs = Math.round(performance.now() - started);
+          if (outcome.ok) {
+            this.#log.debug("Hook done", { ...fields, durationMs });
+          } else {
+            this.#log.warn(
+              `Hook ${outcome.reason === "timeout" ? "timed out" : "failed"}`,
+              { ...fields, error: outcome.message, durationMs },
+            );
+          }
+          return outcome.ok;
+        } catch (error) {
+          this.#log.error("Internal error running a hook", {
+            ...fields,
+            error: (error as Error)?.stack ?? String(error),
+          });
+          return false;
         }
-        return outcome.ok;
       },
     );
     return await Promise.all(calls);

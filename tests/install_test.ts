@@ -86,6 +86,38 @@ Deno.test({
 
 Deno.test({
   name:
+    `an image missing part of the wrapper's code exits 125 in one line, the job not started${why}`,
+  ignore: !cc,
+  fn: async () => {
+    const root = await image();
+    const part = await Deno.makeTempDir();
+    try {
+      await Deno.copyFile(`${root}/wrapper`, `${part}/wrapper`);
+      await Deno.chmod(`${part}/wrapper`, 0o755);
+      await Deno.mkdir(`${part}/wrapper-runtime`);
+      await Deno.symlink(
+        `${root}/wrapper-runtime/deno`,
+        `${part}/wrapper-runtime/deno`,
+      );
+      await run("cp", ["-R", `${root}/wrapper-runtime/app`, part]);
+      await Deno.rename(`${part}/app`, `${part}/wrapper-runtime/app`);
+      const js = `${part}/wrapper-runtime/app/${BUNDLE_DIR}`;
+      for (const { name } of Deno.readDirSync(js)) {
+        if (name.startsWith("cli-")) await Deno.remove(`${js}/${name}`);
+      }
+      const marker = `${part}/ran`;
+      const result = await run(`${part}/wrapper`, ["touch", marker]);
+      equal(result.code, 125, result.stderr);
+      match(result.stderr, /^wrapper: cannot load its own code: .*\n$/);
+      ok(!(await Deno.stat(marker).catch(() => false)), "the job ran");
+    } finally {
+      await Deno.remove(part, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
     `the image's app is main.ts bundled: only its own modules and the built-ins beside them, no package, URL or node: import, LogTape's licence beside it${why}`,
   ignore: !cc,
   fn: async () => {

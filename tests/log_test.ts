@@ -1,6 +1,7 @@
 // src/log.ts: the text format, and the LogTape it pins.
 import { equal, ok } from "node:assert/strict";
 import { formatText } from "../src/log.ts";
+import { wrapper } from "./_helpers.ts";
 import type { LogRecord } from "@logtape/logtape";
 
 Deno.test("formatText() names the source and renders properties as key=value", () => {
@@ -39,4 +40,27 @@ Deno.test("src/log.ts pins the same LogTape as deno.json", async () => {
     new URL("../src/log.ts", import.meta.url),
   );
   ok(log.includes(`"${config.imports["@logtape/logtape"]}"`));
+  const facade = await Deno.readTextFile(
+    new URL("../src/logtape.ts", import.meta.url),
+  );
+  ok(facade.includes(`"${config.imports["@logtape/logtape"]}"`));
+});
+
+Deno.test("a line's braces are printed as they are, with or without a {", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/braces.ts`,
+      `export default { name: "braces", afterExit(ctx) {
+        ctx.log.info("closing } only");
+        ctx.log.info("a {b} and }} and {{");
+      } };`,
+    );
+    const { code, stderr } = await wrapper(["-p", `${dir}/braces.ts`, "true"]);
+    equal(code, 0, stderr);
+    ok(stderr.includes("[info braces] closing } only\n"), stderr);
+    ok(stderr.includes("[info braces] a {b} and }} and {{\n"), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -186,6 +186,14 @@ Deno.test("explainLoadError(): the plugin's own file and line, the self-containe
     ),
     "SyntaxError: Expression expected at /app/p.ts:2:27",
   );
+  // As Deno 2.9 words it, from a plugin process.
+  equal(
+    explainLoadError(
+      "TypeError: SyntaxError: Expected ',', got '}'\n  |\n3 | };\n  | ~\n    at blob:null/79cb-ea50:3:1",
+      file,
+    ),
+    "SyntaxError: Expected ',', got '}' at /app/p.ts:3:1",
+  );
   match(
     explainLoadError(
       'Import "./other.ts" not a dependency and not in import map from "blob:null/x"',
