@@ -38,6 +38,7 @@ const SPAWN_SYMBOLS = {
     result: "i32",
   },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  access: { parameters: ["buffer", "i32"], result: "i32" },
   waitpidBlocking: {
     name: "waitpid",
     parameters: ["i32", "buffer", "i32"],

@@ -42,6 +42,7 @@ export interface Spawned {
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSID = 0x80;
 const WNOHANG = 1;
+const F_OK = 0;
 const EPERM = 1;
 const ENOENT = 2;
 const E2BIG = 7;
@@ -84,6 +85,7 @@ export function prepareSpawn(): void {
   const attr = new Uint8Array(ATTR_BYTES);
   c.posix_spawnattr_init(attr);
   c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID);
+  c.access(cString("/"), F_OK);
   c.posix_spawnattr_setsigdefault(attr, new Uint8Array(SIGSET_BYTES));
   c.posix_spawnattr_destroy(attr);
 }
@@ -126,7 +128,9 @@ export function spawnSession(
   };
   let errno = ENOENT;
   let denied = false;
-  for (const file of candidates(name, path)) {
+  // access(2), not a stat: no exception per missing folder (~0.2 ms each).
+  const exists = (file: string) => c.access(cString(file), F_OK) === 0;
+  for (const file of candidates(name, path, exists)) {
     errno = spawn(file, [name, ...args]);
     if (errno === ENOEXEC) { // execvp's fallback: a shell script with no #!
       const shell = spawn(SHELL, [SHELL, file, ...args]);
