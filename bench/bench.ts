@@ -34,11 +34,17 @@ await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
 await buildRootfs(IMAGE);
 const WRAPPER = [`${IMAGE}/wrapper`];
 const CONNECT = `${ROOT}bench/results/connect`;
-await new Deno.Command("cc", {
-  args: ["-static", "-O2", "-o", CONNECT, `${ROOT}bench/fixtures/connect.c`],
-}).output().then(({ success }) => {
+if (wanted("readyLatency")) {
+  const args = [
+    "-static",
+    "-O2",
+    "-o",
+    CONNECT,
+    `${ROOT}bench/fixtures/connect.c`,
+  ];
+  const { success } = await new Deno.Command("cc", { args }).output();
   if (!success) throw new Error("cc cannot build bench/fixtures/connect.c");
-});
+}
 const SOURCE = [DENO, ...WRAPPER_ARGS];
 const FIX = `${ROOT}bench/fixtures/`;
 const CA = `${ROOT}tests/fixtures/tls/`;

@@ -37,15 +37,40 @@ static int fail(const char *what, const char *path) {
   return EXIT_NOT_STARTED;
 }
 
+/*
+ * Every file the bundle's FILES lists is readable: a partial copy of the
+ * wrapper stops here (125, one line), before Deno could stop half-way
+ * through loading it (exit 1).
+ */
+static int check_bundle(const char *js) {
+  static char list[PATH_MAX + 128], path[PATH_MAX + 384], name[256];
+  snprintf(list, sizeof list, "%s/FILES", js);
+  FILE *files = fopen(list, "r");
+  if (!files) return fail("cannot read", list);
+  while (fgets(name, sizeof name, files)) {
+    name[strcspn(name, "\n")] = '\0';
+    if (*name == '\0') continue;
+    snprintf(path, sizeof path, "%s/%s", js, name);
+    if (access(path, R_OK) != 0) {
+      fclose(files);
+      return fail("cannot read", path);
+    }
+  }
+  fclose(files);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  static char dir[PATH_MAX], deno[PATH_MAX + 64], main_js[PATH_MAX + 64];
+  static char dir[PATH_MAX], deno[PATH_MAX + 64], js[PATH_MAX + 64],
+      main_js[PATH_MAX + 128];
   ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
   if (n <= 0) return fail("cannot find itself through", "/proc/self/exe");
   dir[n] = '\0';
   *strrchr(dir, '/') = '\0';
   snprintf(deno, sizeof deno, "%s/wrapper-runtime/deno", dir);
-  snprintf(main_js, sizeof main_js, "%s/wrapper-runtime/app/js/main.js", dir);
-  if (access(main_js, R_OK) != 0) return fail("cannot read", main_js);
+  snprintf(js, sizeof js, "%s/wrapper-runtime/app/js", dir);
+  snprintf(main_js, sizeof main_js, "%s/main.js", js);
+  if (check_bundle(js) != 0) return EXIT_NOT_STARTED;
   /* Deno needs a cache folder to name, even unused, and stops at an empty
    * one: HOME gives one, and Kubernetes and podman always set it. Only when
    * DENO_DIR, XDG_CACHE_HOME and HOME are all unset or empty is DENO_DIR set

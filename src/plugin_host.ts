@@ -42,7 +42,11 @@ import {
   truncate,
 } from "./log_budget.ts";
 import { type Logger, pluginLogger } from "./log.ts";
-import { importBuiltin, type PluginSource } from "./plugin_source.ts";
+import {
+  importBuiltin,
+  type PluginLocation,
+  type PluginSource,
+} from "./plugin_source.ts";
 
 export type { HookOutcome } from "./plugin_replies.ts";
 
@@ -91,6 +95,15 @@ export interface LoadPluginOptions {
   timeoutMs: number;
   /** Ends the load at once (a stop signal). */
   signal?: AbortSignal;
+}
+
+/**
+ * Whether the plugin runs in-process from its module, a built-in beside this
+ * one, imported by its file name so that `deno bundle` carries it (no
+ * transpiler runs in the image): then its text is needed only for a pin.
+ */
+export function runsFromModule(location: PluginLocation): boolean {
+  return location.kind === "builtin" && location.url.protocol === "file:";
 }
 
 /** The plugin processes' module, once a file or URL plugin is loaded. */
@@ -164,13 +177,11 @@ export class LoadedPlugin {
     const inProcess = this.isolation === "in-process";
     // In-process, a built-in beside this module is imported as a module
     // (~3 ms less than a blob); a process gets the text itself.
-    const blob = inProcess && location.url.protocol !== "file:";
+    const blob = inProcess && !runsFromModule(location);
     const url = blob
       ? URL.createObjectURL(new Blob([code], { type: mediaType }))
       : location.url.href;
-    // A built-in beside this module: imported by its file name, so that
-    // `deno bundle` carries it (no transpiler runs in the image).
-    const file = inProcess && !blob
+    const file = runsFromModule(location)
       ? location.url.pathname.slice(location.url.pathname.lastIndexOf("/") + 1)
       : undefined;
     this.#port = inProcess

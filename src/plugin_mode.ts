@@ -8,8 +8,7 @@
  * Worker and the Worker's messages back as lines.
  * @module
  */
-import { readLines, safeJson } from "./plugin_runtime.ts";
-import { LOOPBACK_HOSTS } from "./plugin_process.ts";
+import { LOOPBACK_HOSTS, readLines, safeJson } from "./plugin_runtime.ts";
 
 /** What a plugin's Worker may do: connect to loopback. Nothing else. */
 export const PLUGIN_PERMISSIONS: Deno.PermissionOptionsObject = {

@@ -25,8 +25,6 @@ import {
   MESSAGE_RATE_PER_SECOND,
 } from "./log_budget.ts";
 
-/** The hosts a plugin process may connect to. */
-export { LOOPBACK_HOSTS };
 /** The plugin process's V8 heap cap, in MiB: well under a Job's usual limits. */
 export const PLUGIN_HEAP_MIB = 128;
 /**

@@ -15,7 +15,11 @@ import { DETECTABLE_PLUGINS } from "./detect.ts";
 import { firstLine, PluginError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { PlannedPlugin, PluginPlan } from "./plan.ts";
-import { type LoadedPlugin, loadPlugin } from "./plugin_host.ts";
+import {
+  type LoadedPlugin,
+  loadPlugin,
+  runsFromModule,
+} from "./plugin_host.ts";
 import {
   BUILTIN_PLUGINS,
   type PluginSource,
@@ -314,9 +318,7 @@ export class PluginSet {
  * its text is never needed, so it is not read (~1 ms of start-up).
  */
 function unread(location: PlannedPlugin): PluginSource | undefined {
-  const local = location.kind === "builtin" &&
-    location.url.protocol === "file:" && location.sha256 === undefined;
-  return local
+  return runsFromModule(location) && location.sha256 === undefined
     ? { location, code: "", mediaType: "application/typescript" }
     : undefined;
 }

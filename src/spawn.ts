@@ -43,6 +43,7 @@ const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSID = 0x80;
 const WNOHANG = 1;
 const F_OK = 0;
+const X_OK = 1;
 const EPERM = 1;
 const ENOENT = 2;
 const E2BIG = 7;
@@ -128,9 +129,8 @@ export function spawnSession(
   };
   let errno = ENOENT;
   let denied = false;
-  // access(2), not a stat: no exception per missing folder (~0.2 ms each).
-  const exists = (file: string) => c.access(cString(file), F_OK) === 0;
-  for (const file of candidates(name, path, exists)) {
+  const search = existence(c);
+  for (const file of candidates(name, path, search.exists)) {
     errno = spawn(file, [name, ...args]);
     if (errno === ENOEXEC) { // execvp's fallback: a shell script with no #!
       const shell = spawn(SHELL, [SHELL, file, ...args]);
@@ -142,9 +142,34 @@ export function spawnSession(
   c.posix_spawnattr_destroy(attr);
   _pinned = undefined;
   if (errno !== 0) {
+    denied ||= search.denied;
     throw spawnError(NEXT_FOLDER.has(errno) && denied ? EACCES : errno, name);
   }
   return { pid: pid[0]!, status: statusOf(pid[0]!, c) };
+}
+
+/**
+ * Whether a file exists, for `candidates`, by access(2): a stat throws an
+ * exception for each missing file (~0.2 ms). `denied`: a folder on the way
+ * could not be searched, which `execvp` reports as EACCES, as for a file.
+ */
+function existence(c: SpawnLibc): {
+  exists(file: string): boolean;
+  readonly denied: boolean;
+} {
+  let denied = false;
+  return {
+    exists(file) {
+      if (c.access(cString(file), F_OK) === 0) return true;
+      const folder = file.slice(0, file.lastIndexOf("/")) || "/";
+      denied ||= c.access(cString(folder), F_OK) === 0 &&
+        c.access(cString(folder), X_OK) !== 0;
+      return false;
+    },
+    get denied() {
+      return denied;
+    },
+  };
 }
 
 /**

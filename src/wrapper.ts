@@ -98,25 +98,8 @@ async function upToTheJob(
   if (mistakes.length > 0) return notStarted(EXIT_USAGE, null);
   plugins.reportUnusedVariables();
   // 3. beforeStart: a stop signal ends the readiness waits at once.
-  const interrupt = () => plugins.close(`interrupted by ${signals.stopSignal}`);
-  signals.stopping.addEventListener("abort", interrupt, { once: true });
-  const cancelPrepare = after(0, prepareSpawn); // while the hooks wait
-  const ready = await plugins.run("beforeStart").finally(() =>
-    signals.stopping.removeEventListener("abort", interrupt)
-  );
-  cancelPrepare(); // the job starts now: it loads what it needs itself
-  if (signals.stopSignal !== undefined) return stopped(signals.stopSignal, log);
-  if (ready.includes(false)) {
-    if (config.readyPolicy === "fail") {
-      log.error(
-        "Not starting the command: a beforeStart hook failed (WRAPPER_READY_POLICY=fail)",
-      );
-      return notStarted(EXIT_NOT_STARTED, null);
-    }
-    log.warn(
-      "Starting the command anyway: a beforeStart hook failed (WRAPPER_READY_POLICY=start)",
-    );
-  }
+  const refused = await beforeStart(config, plugins, options);
+  if (refused !== undefined) return refused;
   // 4. The job. From here on a stop signal is forwarded to it, and once it
   // has ended nothing interrupts the quits, whose contexts are worked out
   // while it runs (20 ms in, so that an instant job pays nothing).
@@ -126,6 +109,33 @@ async function upToTheJob(
   } finally {
     cancelContexts();
   }
+}
+
+/** Run the beforeStart hooks; a result when the job must not start. */
+async function beforeStart(
+  config: Config,
+  plugins: PluginSet,
+  { signals, log }: RunWrapperOptions,
+): Promise<ChildResult | undefined> {
+  const interrupt = () => plugins.close(`interrupted by ${signals.stopSignal}`);
+  signals.stopping.addEventListener("abort", interrupt, { once: true });
+  const cancelPrepare = after(0, prepareSpawn); // while the hooks wait
+  const ready = await plugins.run("beforeStart").finally(() =>
+    signals.stopping.removeEventListener("abort", interrupt)
+  );
+  cancelPrepare(); // the job starts now: it loads what it needs itself
+  if (signals.stopSignal !== undefined) return stopped(signals.stopSignal, log);
+  if (!ready.includes(false)) return undefined;
+  if (config.readyPolicy === "fail") {
+    log.error(
+      "Not starting the command: a beforeStart hook failed (WRAPPER_READY_POLICY=fail)",
+    );
+    return notStarted(EXIT_NOT_STARTED, null);
+  }
+  log.warn(
+    "Starting the command anyway: a beforeStart hook failed (WRAPPER_READY_POLICY=start)",
+  );
+  return undefined;
 }
 
 function job(config: Config, options: RunWrapperOptions) {

@@ -4,7 +4,7 @@
 // `deno task wrapper`, and the runtime's lockfile holds LogTape alone.
 import { deepStrictEqual, match, ok } from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { APP_FILES, BUNDLE_MAIN } from "../image/rootfs.ts";
+import { APP_FILES, BUNDLE_DIR, BUNDLE_FILES } from "../image/rootfs.ts";
 import { ROOT, WRAPPER_ARGS } from "./_helpers.ts";
 
 Deno.test("Containerfile: FROM scratch, the prepared root filesystem, numeric non-root user, /wrapper", async () => {
@@ -56,7 +56,9 @@ Deno.test("the launcher runs Deno with the flags of deno task wrapper, and no lo
     ok(flags.includes(flag), flag);
   }
   ok(flags.includes("--no-config"));
-  match(source, new RegExp(`"%s/wrapper-runtime/app/${BUNDLE_MAIN}"`));
+  match(source, new RegExp(`"%s/wrapper-runtime/app/${BUNDLE_DIR}"`));
+  match(source, /"%s\/main\.js"/);
+  match(source, new RegExp(`"%s/${BUNDLE_FILES}"`));
 });
 
 Deno.test("the runtime imports and locks LogTape alone (test packages live in tests/deno.lock)", async () => {

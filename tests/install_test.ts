@@ -7,7 +7,9 @@ import {
   APP_FILES,
   buildRootfs,
   BUNDLE_DIR,
+  BUNDLE_FILES,
   BUNDLE_MAIN,
+  laterImports,
 } from "../image/rootfs.ts";
 import { BUILTIN_PLUGINS } from "../src/plugin_source.ts";
 import { IS_ROOT, ROOT, textOutput, works, WRAPPER_ARGS } from "./_helpers.ts";
@@ -84,36 +86,142 @@ Deno.test({
   },
 });
 
+/** A copy of the image's wrapper with `broken` done to its bundle folder. */
+async function partialImage(
+  broken: (js: string) => Promise<void>,
+): Promise<{ code: number; stderr: string; ran: boolean }> {
+  const root = await image();
+  const part = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${root}/wrapper`, `${part}/wrapper`);
+    await Deno.chmod(`${part}/wrapper`, 0o755);
+    await Deno.mkdir(`${part}/wrapper-runtime`);
+    await Deno.symlink(
+      `${root}/wrapper-runtime/deno`,
+      `${part}/wrapper-runtime/deno`,
+    );
+    await run("cp", ["-R", `${root}/wrapper-runtime/app`, part]);
+    await Deno.rename(`${part}/app`, `${part}/wrapper-runtime/app`);
+    await broken(`${part}/wrapper-runtime/app/${BUNDLE_DIR}`);
+    const { code, stderr } = await run(`${part}/wrapper`, [
+      "touch",
+      `${part}/ran`,
+    ]);
+    const ran = await Deno.stat(`${part}/ran`).then(() => true, () => false);
+    return { code, stderr, ran };
+  } finally {
+    await Deno.remove(part, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
-    `an image missing part of the wrapper's code exits 125 in one line, the job not started${why}`,
+    `an image missing part of the wrapper's code exits 125 in one line from the launcher, the job not started${why}`,
   ignore: !cc,
   fn: async () => {
-    const root = await image();
-    const part = await Deno.makeTempDir();
-    try {
-      await Deno.copyFile(`${root}/wrapper`, `${part}/wrapper`);
-      await Deno.chmod(`${part}/wrapper`, 0o755);
-      await Deno.mkdir(`${part}/wrapper-runtime`);
-      await Deno.symlink(
-        `${root}/wrapper-runtime/deno`,
-        `${part}/wrapper-runtime/deno`,
-      );
-      await run("cp", ["-R", `${root}/wrapper-runtime/app`, part]);
-      await Deno.rename(`${part}/app`, `${part}/wrapper-runtime/app`);
-      const js = `${part}/wrapper-runtime/app/${BUNDLE_DIR}`;
-      for (const { name } of Deno.readDirSync(js)) {
-        if (name.startsWith("cli-")) await Deno.remove(`${js}/${name}`);
-      }
-      const marker = `${part}/ran`;
-      const result = await run(`${part}/wrapper`, ["touch", marker]);
+    // A chunk main.js imports before anything runs, one loaded later, the list.
+    const main = await Deno.readTextFile(
+      `${await image()}/wrapper-runtime/app/${BUNDLE_MAIN}`,
+    );
+    const first = /from\s*"\.\/(chunk-[\w-]+\.js)"/.exec(main)![1]!;
+    for (
+      const gone of [
+        (name: string) => name === first,
+        (name: string) => name.startsWith("cli-"),
+        (name: string) => name === BUNDLE_FILES,
+      ]
+    ) {
+      const result = await partialImage(async (js) => {
+        for (const { name } of Deno.readDirSync(js)) {
+          if (gone(name)) await Deno.remove(`${js}/${name}`);
+        }
+      });
       equal(result.code, 125, result.stderr);
-      match(result.stderr, /^wrapper: cannot load its own code: .*\n$/);
-      ok(!(await Deno.stat(marker).catch(() => false)), "the job ran");
-    } finally {
-      await Deno.remove(part, { recursive: true });
+      match(result.stderr, /^wrapper: cannot read \/\S+: No such file/);
+      equal(result.stderr.split("\n").length, 2, result.stderr); // one line
+      ok(!result.ran, "the job ran");
     }
   },
+});
+
+Deno.test("main.ts whose own modules are missing exits 125 in one line, the job not started", async () => {
+  const copy = await Deno.makeTempDir();
+  try {
+    await run("cp", ["-R", `${ROOT}main.ts`, `${ROOT}src`, copy]);
+    await Deno.remove(`${copy}/src/cli.ts`);
+    const result = await run(Deno.execPath(), [
+      ...WRAPPER_ARGS.slice(0, -1),
+      "--no-config",
+      "--no-lock",
+      `${copy}/main.ts`,
+      "touch",
+      `${copy}/ran`,
+    ]);
+    equal(result.code, 125, result.stderr);
+    match(result.stderr, /^wrapper: cannot load its own code: .*\n$/);
+    ok(!(await Deno.stat(`${copy}/ran`).catch(() => false)), "the job ran");
+  } finally {
+    await Deno.remove(copy, { recursive: true });
+  }
+});
+
+const setpriv = IS_ROOT && works("setpriv", ["--version"]);
+
+Deno.test({
+  name:
+    `as a non-root user, a PATH folder that cannot be searched is execvp's EACCES: 126 if nothing else runs, passed over if something does${
+      cc && setpriv ? "" : " (ignored: needs cc, root and setpriv)"
+    }`,
+  ignore: !cc || !setpriv,
+  fn: async () => {
+    await image();
+    await Deno.chmod(made!, 0o755); // the image's folder, for user 65534
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.chmod(dir, 0o755);
+      for (const folder of ["locked", "open"]) {
+        await Deno.mkdir(`${dir}/${folder}`);
+        await Deno.writeTextFile(
+          `${dir}/${folder}/tool`,
+          "#!/bin/sh\necho ran\n",
+        );
+        await Deno.chmod(`${dir}/${folder}/tool`, 0o755);
+      }
+      await Deno.chmod(`${dir}/locked`, 0o000);
+      const asNobody = (path: string) =>
+        textOutput("setpriv", [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          "env",
+          `PATH=${path}`,
+          "HOME=/",
+          "DENO_DIR=/nonexistent",
+          `${made}/rootfs/wrapper`,
+          "tool",
+        ], { stdin: "null" });
+      const denied = await asNobody(`${dir}/locked:/usr/bin:/bin`);
+      equal(denied.code, 126, denied.stderr);
+      match(denied.stderr, /permission denied/);
+      const passed = await asNobody(`${dir}/locked:${dir}/open`);
+      equal(passed.code, 0, passed.stderr);
+      equal(passed.stdout, "ran\n");
+    } finally {
+      await Deno.chmod(`${dir}/locked`, 0o755);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("laterImports() hides the bundle's own dynamic imports from Deno's module graph, nothing else", () => {
+  const chunks = ["cli-AB12.js", "echo-X.js"];
+  equal(
+    laterImports(
+      'import("./cli-AB12.js");import("./other.js");x="import(\\"./echo-X.js\\")";import(a);import("./echo-X.js")',
+      chunks,
+    ),
+    'import(String("./cli-AB12.js"));import("./other.js");x="import(\\"./echo-X.js\\")";import(a);import(String("./echo-X.js"))',
+  );
 });
 
 Deno.test({
@@ -125,7 +233,15 @@ Deno.test({
     const names = [...Deno.readDirSync(app)].map((e) => e.name).sort();
     deepStrictEqual(names, [BUNDLE_DIR, ...APP_FILES].sort());
     const js = `${app}/${BUNDLE_DIR}`;
-    // Every module it can load, dynamic imports included, as Deno sees them.
+    const files = [...Deno.readDirSync(js)].map((e) => e.name)
+      .filter((name) => name.endsWith(".js")).sort();
+    // FILES, which the launcher checks, lists them all.
+    deepStrictEqual(
+      (await Deno.readTextFile(`${js}/${BUNDLE_FILES}`)).trim().split("\n")
+        .filter((name) => name.endsWith(".js")).sort(),
+      files,
+    );
+    // What loads before main.js runs, as Deno sees it: local modules only.
     const info = JSON.parse(
       (await run(Deno.execPath(), [
         "info",
@@ -141,19 +257,27 @@ Deno.test({
         return m.specifier;
       },
     );
-    ok(modules.length > 5);
+    ok(modules.length >= 2 && modules.length < files.length, `${modules}`);
     for (const specifier of modules) {
-      ok(specifier.startsWith(`file://${app}/`), specifier);
-      ok(specifier.endsWith(".js"), specifier);
+      ok(specifier.startsWith(`file://${js}/`), specifier);
     }
-    // The built-ins are imported by a URL made at run time: from plugins/.
+    // What loads later (laterImports): each of its own chunks, all there.
+    let later = 0;
+    const texts = files.map((name) => Deno.readTextFileSync(`${js}/${name}`));
+    for (const text of texts) {
+      for (
+        const [, name] of text.matchAll(/import\(String\("\.\/([^"]+)"\)\)/g)
+      ) {
+        ok(files.includes(name!), name);
+        later++;
+      }
+    }
+    ok(later > 10, `${later} later imports`);
+    // The built-ins' text, for pins and for running one by its path.
     for (const file of Object.values(BUILTIN_PLUGINS)) {
       ok((await Deno.stat(`${app}/plugins/${file}`)).isFile, file);
     }
-    const logtape = await Promise.all(
-      modules.map(async (m) => (await Deno.readTextFile(new URL(m)))),
-    );
-    ok(logtape.some((text) => text.includes("logtape.rootLogger")), "LogTape");
+    ok(texts.some((text) => text.includes("logtape.rootLogger")), "LogTape");
     match(await Deno.readTextFile(`${js}/LICENSE.logtape`), /MIT License/);
     ok(!(await Deno.stat(`${app}/node_modules`).catch(() => false)));
   },
