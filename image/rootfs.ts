@@ -11,12 +11,13 @@
  *   from `main.ts` (esbuild, fetched from npm at build time) into a few
  *   modules, split where main.ts, cli.ts and log.ts import later, minified.
  *   LogTape, the wrapper's one npm package, is in it, as much of it as the
- *   wrapper uses (its licence beside it). So a start transpiles nothing,
- *   loads ~10 modules instead of ~40 (~15 ms less on the machines measured,
- *   issue 14), resolves no npm package, and can download nothing: the
- *   launcher passes `--no-npm --no-remote`;
- * - `/wrapper-runtime/app/plugins/`: the built-ins, as they are (the bundle
- *   imports them from `../plugins/`, as src/ does).
+ *   wrapper uses (its licence beside it), and the built-ins. So a start
+ *   transpiles nothing, reads only the chunks it runs (`laterImports`),
+ *   resolves no npm package, and can download nothing (the launcher passes
+ *   `--no-npm --no-remote`): ~20 ms less than the sources (issue 14).
+ *   `FILES` lists the chunks, for the launcher to check;
+ * - `/wrapper-runtime/app/plugins/`: the built-ins' text, for pinned
+ *   built-ins and to run one sandboxed by its path.
  * @module
  */
 import denoJson from "../deno.json" with { type: "json" };
