@@ -162,7 +162,8 @@ function existence(c: SpawnLibc): {
     exists(file) {
       if (c.access(cString(file), F_OK) === 0) return true;
       const folder = file.slice(0, file.lastIndexOf("/")) || "/";
-      denied ||= c.access(cString(folder), F_OK) === 0 &&
+      // "folder/" resolves only for a folder, searchable or not.
+      denied ||= c.access(cString(`${folder}/`), F_OK) === 0 &&
         c.access(cString(folder), X_OK) !== 0;
       return false;
     },

@@ -206,6 +206,10 @@ Deno.test({
       const passed = await asNobody(`${dir}/locked:${dir}/open`);
       equal(passed.code, 0, passed.stderr);
       equal(passed.stdout, "ran\n");
+      // A file that is no folder, as execvp: not found (127), not denied.
+      await Deno.writeTextFile(`${dir}/plain`, "");
+      const file = await asNobody(`${dir}/plain:/usr/bin:/bin`);
+      equal(file.code, 127, file.stderr);
     } finally {
       await Deno.chmod(`${dir}/locked`, 0o755);
       await Deno.remove(dir, { recursive: true });
