@@ -39,6 +39,7 @@ const SPAWN_SYMBOLS = {
   },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
   waitpidBlocking: {
     name: "waitpid",
     parameters: ["i32", "buffer", "i32"],

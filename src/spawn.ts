@@ -43,7 +43,6 @@ const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSID = 0x80;
 const WNOHANG = 1;
 const F_OK = 0;
-const X_OK = 1;
 const EPERM = 1;
 const ENOENT = 2;
 const E2BIG = 7;
@@ -86,7 +85,7 @@ export function prepareSpawn(): void {
   const attr = new Uint8Array(ATTR_BYTES);
   c.posix_spawnattr_init(attr);
   c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID);
-  c.access(cString("/"), F_OK);
+  accessError(c)("/");
   c.posix_spawnattr_setsigdefault(attr, new Uint8Array(SIGSET_BYTES));
   c.posix_spawnattr_destroy(attr);
 }
@@ -129,9 +128,11 @@ export function spawnSession(
   };
   let errno = ENOENT;
   let denied = false;
-  const search = existence(c);
-  for (const file of candidates(name, path, search.exists)) {
-    errno = spawn(file, [name, ...args]);
+  const missing = accessError(c);
+  for (const file of candidates(name, path, () => true)) {
+    // A file that is not there costs an access(2), not a spawn; its error
+    // (ENOENT, EACCES on the way, ELOOP…) counts as execve's would.
+    errno = missing(file) || spawn(file, [name, ...args]);
     if (errno === ENOEXEC) { // execvp's fallback: a shell script with no #!
       const shell = spawn(SHELL, [SHELL, file, ...args]);
       errno = shell === ENOENT ? ENOEXEC : shell;
@@ -142,35 +143,21 @@ export function spawnSession(
   c.posix_spawnattr_destroy(attr);
   _pinned = undefined;
   if (errno !== 0) {
-    denied ||= search.denied;
     throw spawnError(NEXT_FOLDER.has(errno) && denied ? EACCES : errno, name);
   }
   return { pid: pid[0]!, status: statusOf(pid[0]!, c) };
 }
 
 /**
- * Whether a file exists, for `candidates`, by access(2): a stat throws an
- * exception for each missing file (~0.2 ms). `denied`: a folder on the way
- * could not be searched, which `execvp` reports as EACCES, as for a file.
+ * access(2)'s error for `file`, or 0 when it exists: a stat would throw an
+ * exception for each missing file (~0.2 ms). errno is read at once, on the
+ * thread that made the call.
  */
-function existence(c: SpawnLibc): {
-  exists(file: string): boolean;
-  readonly denied: boolean;
-} {
-  let denied = false;
-  return {
-    exists(file) {
-      if (c.access(cString(file), F_OK) === 0) return true;
-      const folder = file.slice(0, file.lastIndexOf("/")) || "/";
-      // "folder/" resolves only for a folder, searchable or not.
-      denied ||= c.access(cString(`${folder}/`), F_OK) === 0 &&
-        c.access(cString(folder), X_OK) !== 0;
-      return false;
-    },
-    get denied() {
-      return denied;
-    },
-  };
+function accessError(c: SpawnLibc): (file: string) => number {
+  const errno = new Deno.UnsafePointerView(
+    c.__errno_location() as Deno.PointerObject,
+  );
+  return (file) => c.access(cString(file), F_OK) === 0 ? 0 : errno.getInt32();
 }
 
 /**

@@ -169,7 +169,7 @@ const setpriv = IS_ROOT && works("setpriv", ["--version"]);
 
 Deno.test({
   name:
-    `as a non-root user, a PATH folder that cannot be searched is execvp's EACCES: 126 if nothing else runs, passed over if something does${
+    `as a non-root user, PATH is searched as execvp does: a folder that cannot be searched is EACCES (126 if nothing else runs, passed over if something does), a plain file is passed over, a link loop stops the search${
       cc && setpriv ? "" : " (ignored: needs cc, root and setpriv)"
     }`,
   ignore: !cc || !setpriv,
@@ -210,8 +210,21 @@ Deno.test({
       await Deno.writeTextFile(`${dir}/plain`, "");
       const file = await asNobody(`${dir}/plain:/usr/bin:/bin`);
       equal(file.code, 127, file.stderr);
+      // A folder under one that cannot be searched: denied too.
+      await Deno.mkdir(`${dir}/closed/sub`, { recursive: true });
+      await Deno.chmod(`${dir}/closed`, 0o700);
+      const below = await asNobody(`${dir}/closed/sub:/usr/bin:/bin`);
+      equal(below.code, 126, below.stderr);
+      // A link loop stops the search there, as execvp does: 126, not the next.
+      await Deno.mkdir(`${dir}/loop`);
+      await Deno.symlink("tool", `${dir}/loop/tool`);
+      const loop = await asNobody(`${dir}/loop:${dir}/open`);
+      equal(loop.code, 126, loop.stderr);
+      match(loop.stderr, /too many levels of symbolic links/);
+      equal(loop.stdout, "");
     } finally {
       await Deno.chmod(`${dir}/locked`, 0o755);
+      await Deno.chmod(`${dir}/closed`, 0o755).catch(() => {});
       await Deno.remove(dir, { recursive: true });
     }
   },
