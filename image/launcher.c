@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Exit code when the wrapper cannot be started: the job did not start. */
@@ -47,16 +48,24 @@ static int check_bundle(const char *js) {
   snprintf(list, sizeof list, "%s/FILES", js);
   FILE *files = fopen(list, "r");
   if (!files) return fail("cannot read", list);
+  struct stat info;
   while (fgets(name, sizeof name, files)) {
-    name[strcspn(name, "\n")] = '\0';
+    name[strcspn(name, "\r\n")] = '\0';
     if (*name == '\0') continue;
     snprintf(path, sizeof path, "%s/%s", js, name);
-    if (access(path, R_OK) != 0) {
+    if (access(path, R_OK) != 0 || stat(path, &info) != 0) {
       fclose(files);
       return fail("cannot read", path);
     }
+    if (!S_ISREG(info.st_mode)) {
+      fclose(files);
+      errno = EISDIR;
+      return fail("cannot read", path);
+    }
   }
+  int failed = ferror(files);
   fclose(files);
+  if (failed) return fail("cannot read", list);
   return 0;
 }
 

@@ -141,6 +141,25 @@ Deno.test({
       equal(result.stderr.split("\n").length, 2, result.stderr); // one line
       ok(!result.ran, "the job ran");
     }
+    // A chunk that is a folder, and FILES that is one, are no better.
+    for (
+      const odd of [
+        (name: string) => name.startsWith("cli-"),
+        (name: string) => name === BUNDLE_FILES,
+      ]
+    ) {
+      const result = await partialImage(async (js) => {
+        for (const { name } of Deno.readDirSync(js)) {
+          if (!odd(name)) continue;
+          await Deno.remove(`${js}/${name}`);
+          await Deno.mkdir(`${js}/${name}`);
+        }
+      });
+      equal(result.code, 125, result.stderr);
+      match(result.stderr, /^wrapper: cannot read \/\S+: Is a directory/);
+      equal(result.stderr.split("\n").length, 2, result.stderr); // one line
+      ok(!result.ran, "the job ran");
+    }
   },
 });
 
