@@ -6,7 +6,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { SETTINGS } from "./settings.ts";
 import type { Plugin, PluginOption } from "../mod.ts";
 import { optionEnvName, optionSummary } from "./plugin_options.ts";
-import { BUILTIN_PLUGINS } from "./plugin_source.ts";
+import { BUILTIN_PLUGINS, importBuiltin } from "./plugin_source.ts";
 import {
   EXIT_NOT_EXECUTABLE,
   EXIT_NOT_FOUND,
@@ -60,7 +60,8 @@ export interface BuiltinHelp {
 export async function builtinHelp(): Promise<BuiltinHelp[]> {
   return await Promise.all(
     Object.entries(BUILTIN_PLUGINS).map(async ([name, file]) => {
-      const plugin: Plugin = (await import(`../plugins/${file}`)).default;
+      const plugin = (await importBuiltin(file) as { default: Plugin })
+        .default;
       return { name, options: plugin.options ?? {} };
     }),
   );

@@ -72,8 +72,6 @@ export async function install(
       );
     }
   }
-  const path = (name: string) =>
-    target === "/" ? `/${name}` : `${target}/${name}`;
   await removeAbandoned(target);
   const staging = await Deno.makeTempDir({ dir: target, prefix: STAGING });
   try {
@@ -82,12 +80,18 @@ export async function install(
       bytes += await copyTree(from, `${staging}/${name}`, stop, true);
     }
     for (const [, name] of source.files) {
-      await replace(`${staging}/${name}`, path(name), `${staging}/old-${name}`);
+      const to = inFolder(target, name);
+      await replace(`${staging}/${name}`, to, `${staging}/old-${name}`);
     }
-    return { wrapper: path("wrapper"), bytes };
+    return { wrapper: inFolder(target, "wrapper"), bytes };
   } finally {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
+}
+
+/** `name` inside the absolute folder `target` ("/" included). */
+function inFolder(target: string, name: string): string {
+  return target === "/" ? `/${name}` : `${target}/${name}`;
 }
 
 /** The prefix of an install's staging folder inside the target. */
@@ -103,7 +107,7 @@ export const ABANDONED_MS = 10 * 60_000;
 async function removeAbandoned(target: string): Promise<void> {
   for await (const entry of Deno.readDir(target)) {
     if (!entry.name.startsWith(STAGING)) continue;
-    const folder = `${target === "/" ? "" : target}/${entry.name}`;
+    const folder = inFolder(target, entry.name);
     const info = await Deno.lstat(folder).catch(() => undefined);
     const age = Date.now() - (info?.mtime?.getTime() ?? Date.now());
     if (age > ABANDONED_MS) {

@@ -177,13 +177,13 @@ export class LoadedPlugin {
     const inProcess = this.isolation === "in-process";
     // In-process, a built-in beside this module is imported as a module
     // (~3 ms less than a blob); a process gets the text itself.
-    const blob = inProcess && !runsFromModule(location);
-    const url = blob
-      ? URL.createObjectURL(new Blob([code], { type: mediaType }))
-      : location.url.href;
     const file = runsFromModule(location)
       ? location.url.pathname.slice(location.url.pathname.lastIndexOf("/") + 1)
       : undefined;
+    const blob = inProcess && file === undefined;
+    const url = blob
+      ? URL.createObjectURL(new Blob([code], { type: mediaType }))
+      : location.url.href;
     this.#port = inProcess
       ? new InProcessPort(
         (message) => this.#receive(message),

@@ -129,7 +129,7 @@ export function spawnSession(
   let errno = ENOENT;
   let denied = false;
   const missing = accessError(c);
-  for (const file of candidates(name, path, () => true)) {
+  for (const file of candidates(name, path)) {
     // A file that is not there costs an access(2), not a spawn; its error
     // (ENOENT, EACCES on the way, ELOOP…) counts as execve's would.
     errno = missing(file) || spawn(file, [name, ...args]);
@@ -163,20 +163,13 @@ function accessError(c: SpawnLibc): (file: string) => number {
 /**
  * The files `execvp` tries for `name`, in order: itself when it holds a "/",
  * else `name` in each of `path`'s folders (an empty one is the current
- * folder; PATH unset: /bin, /usr/bin) where something of that name exists.
- * None: the name is not found (never a file of that name here).
+ * folder; PATH unset: /bin, /usr/bin), only those `exists` accepts when it
+ * is given. None: the name is not found (never a file of that name here).
  */
 export function candidates(
   name: string,
   path: string | undefined,
-  exists = (file: string): boolean => {
-    try {
-      Deno.statSync(file);
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  exists: (file: string) => boolean = () => true,
 ): string[] {
   if (name === "") return [];
   if (name.includes("/")) return [name];
